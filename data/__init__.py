@@ -1,0 +1,1 @@
+"""Data shipped with csnlp: intent corpus, knowledge base, feedback corpus, example logs."""
