@@ -1,0 +1,8 @@
+"""The model classes that :mod:`csnlp.persistence` can save and load, by the kind name stored in a manifest."""
+
+from __future__ import annotations
+
+from csnlp.intent import IntentClassifier
+from csnlp.persistence import register_kind
+
+register_kind("intent_classifier", IntentClassifier)
