@@ -18,7 +18,16 @@ from csnlp.exceptions import (
     NotFittedError,
     PolicyError,
 )
+import logging as _logging
+
+from csnlp.datasets import Dataset, load_dataset
+from csnlp.intent import IntentClassifier, Prediction
+from csnlp.persistence import load, read_manifest, save
 from csnlp.text import mask, normalize, preprocess
+from csnlp.tokenizer import JiebaTokenizer
+
+# The library logs but never configures logging; a NullHandler keeps Python's last-resort printer quiet.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 __all__ = [
     "__version__",
@@ -30,7 +39,15 @@ __all__ = [
     "IntegrityError",
     "NotFittedError",
     "PolicyError",
+    "Dataset",
+    "IntentClassifier",
+    "JiebaTokenizer",
+    "Prediction",
+    "load",
+    "load_dataset",
     "mask",
     "normalize",
     "preprocess",
+    "read_manifest",
+    "save",
 ]

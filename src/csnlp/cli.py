@@ -1,0 +1,322 @@
+"""The ``csnlp`` command: one thin adapter per sub-command over the library's functions.
+
+Exit codes: 0 success, 1 a user error (one readable line on stderr; the traceback only with ``-v``),
+2 bad usage. Results go to stdout (JSON lines, ``ensure_ascii=False``); diagnostics and progress to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from csnlp import __version__
+from csnlp.exceptions import CsnlpError
+
+logger = logging.getLogger("csnlp.cli")
+
+EPILOG = """examples:
+  csnlp route "快递三天没更新了，到底什么时候到？"
+  csnlp train --data train.jsonl --out models/intent
+  csnlp evaluate --model models/intent --data test.jsonl --report report.json
+  echo "我要退货" | csnlp predict --model models/intent
+"""
+
+
+class _Progress:
+    """A line on stderr every ``every`` items, only when stderr is a terminal (or forced)."""
+
+    def __init__(self, label: str, every: int = 10000, enabled: bool | None = None) -> None:
+        self.label, self.every, self.n = label, every, 0
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+
+    def update(self, n: int = 1) -> None:
+        before = self.n // self.every
+        self.n += n
+        if self.enabled and self.n // self.every > before:
+            sys.stderr.write(f"\r{self.label}: {self.n:,}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.n >= self.every:
+            sys.stderr.write(f"\r{self.label}: {self.n:,} done\n")
+
+
+def _emit(obj: dict, out) -> None:
+    out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def _read_options(args) -> dict:
+    return {
+        "format": getattr(args, "format", None),
+        "encoding": getattr(args, "encoding", None),
+        "skip_bad_lines": getattr(args, "skip_bad_lines", False),
+    }
+
+
+def _input_records(args) -> Iterator[tuple[int, dict | Exception]]:
+    from csnlp.datasets import iter_text_records
+
+    if args.texts:
+        for i, text in enumerate(args.texts, 1):
+            yield i, {"text": text}
+        return
+    if args.input and args.input != "-":
+        with open(args.input, encoding=args.encoding or "utf-8-sig") as fh:
+            yield from iter_text_records(fh, args.input)
+        return
+    stream = sys.stdin
+    if args.encoding:
+        stream = open(sys.stdin.fileno(), encoding=args.encoding, closefd=False)
+    yield from iter_text_records(stream, "<stdin>")
+
+
+def _batched(records: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for item in records:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _good_records(args, out) -> Iterator[list[tuple[int, dict]]]:
+    """Batches of good input records; bad lines are reported (error record on stdout) or fatal."""
+    for batch in _batched(_input_records(args), args.batch_size):
+        good = []
+        for lineno, rec in batch:
+            if isinstance(rec, Exception):
+                if not args.skip_bad_lines:
+                    raise rec
+                logger.warning("%s", rec)
+                _emit({"line": lineno, "error": str(rec)}, out)
+                continue
+            good.append((lineno, rec))
+        yield good
+
+
+# -- sub-commands -------------------------------------------------------------------------------------------
+def cmd_train(args) -> int:
+    from csnlp.persistence import save
+    from csnlp.training import read_config, train_intent_classifier
+
+    if args.task == "tag":
+        from csnlp.tag import train_feedback_tagger
+
+        model = train_feedback_tagger(args.data, config=read_config(args.config), seed=args.seed,
+                                      dev=args.dev, **_read_options(args))
+    else:
+        model = train_intent_classifier(args.data, config=read_config(args.config), seed=args.seed,
+                                        dev=args.dev, **_read_options(args))
+        if args.target_precision is not None:
+            from csnlp.route import tune_router
+
+            model = tune_router(model, args.data, target_precision=args.target_precision, cv=args.cv or 5,
+                                read_options=_read_options(args), out_dir=args.out_curve)
+    path = save(model, args.out, overwrite=args.overwrite)
+    summary = {"model": str(path), "labels": len(model.classes_)} | (getattr(model, "bundle_metadata_", {}) or {})
+    _emit(summary, sys.stdout)
+    return 0
+
+
+def _load_intent_model(path):
+    from csnlp.persistence import load
+
+    if path is None:
+        from csnlp.default import load_default
+
+        return load_default().classifier
+    model = load(path)
+    return getattr(model, "classifier", model)
+
+
+def cmd_evaluate(args) -> int:
+    from csnlp.datasets import load_dataset
+    from csnlp.persistence import load
+
+    if args.task == "tag":
+        from csnlp.tag import evaluate_tagger
+
+        tagger = load(args.model) if args.model else None
+        if tagger is None:
+            from csnlp.default import load_default
+
+            tagger = load_default().tagger
+        tagger = getattr(tagger, "tagger", tagger)
+        ds = load_dataset(args.data, multi_label=True, **_read_options(args))
+        report = evaluate_tagger(tagger, ds.texts, ds.labels)
+        report["data"] = str(args.data)
+        _write_report(report, args.report)
+        _print_table(report, "per_label", sys.stderr)
+        print(f"micro-F1 {report['micro_f1']:.4f}  macro-F1 {report['macro_f1']:.4f}  n {report['n']}", file=sys.stderr)
+        return 0
+    from csnlp.evaluation import evaluate_intents, save_intent_plots
+
+    model = _load_intent_model(args.model)
+    ds = load_dataset(args.data, multi_label=False, **_read_options(args))
+    report = evaluate_intents(model, ds.texts, ds.labels)
+    report["data"] = str(args.data)
+    if ds.bad_lines:
+        report["bad_lines_skipped"] = len(ds.bad_lines)
+    _write_report(report, args.report)
+    _print_table(report, "per_label", sys.stderr)
+    if report["confusions"]:
+        print("most confused (true -> predicted):", file=sys.stderr)
+        for c in report["confusions"][:5]:
+            print(f"  {c['true']} -> {c['predicted']}: {c['count']}", file=sys.stderr)
+    if args.plots:
+        for p in save_intent_plots(report, model, ds.texts, ds.labels, args.plots):
+            print(f"wrote {p}", file=sys.stderr)
+    print(
+        f"accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}  ECE {report['ece']:.4f}  n {report['n']}",
+        file=sys.stderr,
+    )
+    _emit({k: report[k] for k in ("n", "accuracy", "macro_f1", "ece")}, sys.stdout)
+    return 0
+
+
+def _write_report(report: dict, path) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+        print(f"wrote {path}", file=sys.stderr)
+
+
+def _print_table(report: dict, key: str, out) -> None:
+    rows = report.get(key) or {}
+    width = max([len(k) for k in rows] + [5])
+    out.write(f"{'label'.ljust(width)}  precision  recall     f1  support\n")
+    for label, m in sorted(rows.items()):
+        out.write(f"{label.ljust(width)}  {m['precision']:9.3f}  {m['recall']:6.3f}  {m['f1']:5.3f}  {m['support']:7d}\n")
+
+
+def cmd_predict(args) -> int:
+    model = _load_intent_model(args.model)
+    progress = _Progress("predicted")
+    out = sys.stdout
+    for good in _good_records(args, out):
+        if not good:
+            continue
+        preds = model.predictions([rec["text"] for _, rec in good], k=args.top)
+        for (lineno, rec), pred in zip(good, preds):
+            row = {"text": rec["text"]} | ({"id": rec["id"]} if "id" in rec else {}) | pred.to_dict()
+            if not row["truncated"]:
+                del row["truncated"]
+            _emit(row, out)
+        progress.update(len(good))
+    progress.close()
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------------------------------
+def _add_read_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["jsonl", "csv", "tsv", "rasa"], help="data format (default: from the file name)")
+    p.add_argument("--encoding", help="file encoding (default: UTF-8, or GB18030 when the file is not UTF-8)")
+    p.add_argument("--skip-bad-lines", action="store_true", help="skip unreadable lines and report how many")
+
+
+def _add_stream_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="messages; none: read one per line from --input or stdin")
+    p.add_argument("--input", "-i", help="file of messages (plain lines or JSONL with 'text'); default stdin")
+    p.add_argument("--encoding", help="input encoding (default UTF-8)")
+    p.add_argument("--skip-bad-lines", action="store_true", help="report bad JSONL lines and go on")
+    p.add_argument("--batch-size", type=int, default=512, help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="csnlp",
+        description="Chinese customer-service NLP: intents, routing to bot or human, complaint tags, reports.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"csnlp {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v: info and tracebacks, -vv: debug")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train an intent classifier (or a feedback tagger) from a labelled file",
+                       epilog="example: csnlp train --data train.jsonl --out models/intent --dev dev.jsonl",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="training data: JSONL {text,label}, CSV/TSV with a header, Rasa nlu.yml")
+    p.add_argument("--out", required=True, help="where to write the model bundle (a directory, or a .zip file)")
+    p.add_argument("--task", choices=["intent", "tag"], default="intent", help="intent classifier (default) or feedback tagger")
+    p.add_argument("--dev", help="held-out data scored after training; metrics go into the manifest")
+    p.add_argument("--config", help="JSON/YAML file of model parameters, e.g. {\"C\": 1.0}")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--target-precision", type=float, help="also tune routing thresholds for this answered precision")
+    p.add_argument("--cv", type=int, help="folds for --target-precision (default 5)")
+    p.add_argument("--out-curve", help=argparse.SUPPRESS)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
+    _add_read_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a model on labelled data",
+                       epilog="example: csnlp evaluate --model models/intent --data test.jsonl --report r.json --plots plots/",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", help="model bundle (default: the embedded default model)")
+    p.add_argument("--data", required=True, help="labelled data file")
+    p.add_argument("--task", choices=["intent", "tag"], default="intent")
+    p.add_argument("--report", help="write the full report as JSON here")
+    p.add_argument("--plots", help="write a confusion matrix and a reliability diagram (PNG) into this directory")
+    _add_read_options(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="intent and confidence of each message, one JSON line per input",
+                       epilog='examples:\n  csnlp predict "我要退货"\n  csnlp predict --model m < messages.txt',
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", help="model bundle (default: the embedded default model)")
+    p.add_argument("--top", type=int, default=3, help="how many best intents to list (default 3)")
+    _add_stream_options(p)
+    p.set_defaults(func=cmd_predict)
+
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+_EXTRA_COMMANDS: list = []
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("csnlp")
+    root.handlers = [h for h in root.handlers if not getattr(h, "_csnlp_cli", False)]
+    handler._csnlp_cli = True
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``csnlp`` command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return 2
+    _configure_logging(args.verbose)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = lambda msg, cat, *a, **k: print(f"warning: {msg}", file=sys.stderr)
+        try:
+            return args.func(args)
+        except (CsnlpError, FileNotFoundError, IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+            if args.verbose:
+                logger.exception("failed")
+            print(f"csnlp {args.command}: error: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 130
+        except BrokenPipeError:
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,415 @@
+"""Reading and validating labelled training data: JSONL, CSV/TSV with a header, and Rasa ``nlu.yml``.
+
+Every problem names the file and the line. Nothing is dropped silently: a bad line raises
+:class:`~csnlp.exceptions.DataFormatError`, or, with ``skip_bad_lines=True``, is skipped and listed in the
+returned :class:`Dataset`'s ``bad_lines``.
+
+Encodings: UTF-8 (with or without BOM) is tried first; a file that is not valid UTF-8 is read as GB18030
+(a superset of GBK and GB2312, which is what Excel writes on Chinese Windows), unless ``encoding`` is given.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import re
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from csnlp.exceptions import DataFormatError, InputError
+
+__all__ = [
+    "Dataset",
+    "DataWarning",
+    "load_dataset",
+    "iter_text_records",
+    "detect_encoding",
+    "data_fingerprint",
+    "TEXT_COLUMNS",
+    "LABEL_COLUMNS",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Column names accepted for the text and the label in CSV/TSV files (first match wins).
+TEXT_COLUMNS = ("text", "query", "sentence", "content", "question", "message", "内容", "文本", "问题", "消息")
+LABEL_COLUMNS = ("label", "intent", "category", "tag", "标签", "意图", "类别", "分类")
+LABELS_COLUMNS = ("labels", "tags", "categories")
+
+
+class DataWarning(UserWarning):
+    """Something in a data file is suspicious or unsupported but was not fatal (duplicates, rare labels...)."""
+
+
+@dataclass
+class Dataset:
+    """Texts and labels read from a file, with what was found wrong in it.
+
+    ``labels`` holds one str per text (single-label) or one list of str per text (multi-label).
+    """
+
+    texts: list[str]
+    labels: list
+    source: str = ""
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    conflicts: list[tuple[str, list[str]]] = field(default_factory=list)
+    rare_labels: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def multi_label(self) -> bool:
+        return bool(self.labels) and isinstance(self.labels[0], list)
+
+    def fingerprint(self) -> str:
+        return data_fingerprint(self.texts, self.labels)
+
+
+def data_fingerprint(texts, labels) -> str:
+    """sha256 of the (text, label) pairs in order: identifies training data in a model's manifest."""
+    h = hashlib.sha256()
+    for text, label in zip(texts, labels):
+        h.update(json.dumps([text, label], ensure_ascii=False, sort_keys=True).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def detect_encoding(path: str | os.PathLike, sample_bytes: int = 1 << 20) -> str:
+    """``"utf-8-sig"`` when the start of the file decodes as UTF-8, else ``"gb18030"``."""
+    with open(path, "rb") as fh:
+        raw = fh.read(sample_bytes)
+    # a multi-byte character may be cut at the end of the sample
+    for cut in range(4):
+        try:
+            raw[: len(raw) - cut].decode("utf-8")
+            return "utf-8-sig"
+        except UnicodeDecodeError:
+            continue
+    return "gb18030"
+
+
+def _open_text(path: Path, encoding: str | None):
+    enc = encoding or detect_encoding(path)
+    try:
+        "".encode(enc)
+    except LookupError:
+        raise InputError(f"unknown encoding {encoding!r}: use e.g. utf-8, gbk or gb18030") from None
+    return open(path, encoding=enc, errors="strict", newline="")
+
+
+def _format_of(path: Path, fmt: str | None) -> str:
+    if fmt:
+        fmt = fmt.lower()
+        if fmt not in ("jsonl", "csv", "tsv", "rasa"):
+            raise InputError(f"unknown format {fmt!r}: use jsonl, csv, tsv or rasa")
+        return fmt
+    name = path.name.lower()
+    if name.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    if name.endswith(".tsv"):
+        return "tsv"
+    if name.endswith(".csv"):
+        return "csv"
+    if name.endswith((".yml", ".yaml")):
+        return "rasa"
+    raise InputError(f"{path}: cannot tell the format from the file name: pass format='jsonl'|'csv'|'tsv'|'rasa'")
+
+
+def _clean_label(value, where: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        raise DataFormatError(f"{where}: label is missing")
+    if isinstance(value, (dict, list)):
+        raise DataFormatError(f"{where}: label must be a single value, got {type(value).__name__}")
+    label = str(value).strip()
+    if not label:
+        raise DataFormatError(f"{where}: label is empty")
+    return label
+
+
+def _clean_labels(value, where: str) -> list[str]:
+    if isinstance(value, str):
+        parts = [p for p in re.split(r"[|,;，；、]", value) if p.strip()]
+    elif isinstance(value, list):
+        parts = value
+    else:
+        raise DataFormatError(f"{where}: labels must be a list (or a '|'-separated str), got {type(value).__name__}")
+    labels = sorted({_clean_label(p, where) for p in parts})
+    return labels
+
+
+def _clean_text(value, where: str) -> str:
+    if not isinstance(value, str):
+        raise DataFormatError(f"{where}: text must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise DataFormatError(f"{where}: text is empty")
+    return value.strip()
+
+
+def _records_jsonl(path: Path, encoding: str | None) -> Iterator[tuple[int, dict | Exception]]:
+    try:
+        with _open_text(path, encoding) as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield lineno, DataFormatError(f"{path} line {lineno}: not valid JSON ({exc.msg})")
+                    continue
+                if not isinstance(obj, dict):
+                    yield lineno, DataFormatError(f"{path} line {lineno}: expected a JSON object, got {type(obj).__name__}")
+                    continue
+                yield lineno, obj
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(
+            f"{path}: cannot be decoded as {encoding or 'detected encoding'} ({exc.reason} at byte {exc.start}): "
+            "pass the right encoding (CLI: --encoding gbk)"
+        ) from None
+
+
+def _pick(header: list[str], names: tuple[str, ...]) -> str | None:
+    lowered = {h.strip().lower(): h for h in header if h}
+    for name in names:
+        if name in lowered:
+            return lowered[name]
+    return None
+
+
+def _records_csv(path: Path, encoding: str | None, delimiter: str) -> Iterator[tuple[int, dict | Exception]]:
+    try:
+        with _open_text(path, encoding) as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            try:
+                header = next(reader)
+            except StopIteration:
+                return
+            header = [h.strip().lstrip("\ufeff") for h in header]
+            width = len(header)
+            for row in reader:
+                lineno = reader.line_num
+                if not row or not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != width:
+                    yield lineno, DataFormatError(
+                        f"{path} line {lineno}: expected {width} fields like the header, got {len(row)} "
+                        "(an unquoted delimiter or a broken line?)"
+                    )
+                    continue
+                yield lineno, dict(zip(header, row))
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(
+            f"{path}: cannot be decoded ({exc.reason} at byte {exc.start}): pass the right encoding (CLI: --encoding gbk)"
+        ) from None
+    except csv.Error as exc:
+        raise DataFormatError(f"{path}: broken CSV ({exc}); fix the quoting or pass skip_bad_lines") from None
+
+
+_RASA_ENTITY_RE = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
+
+
+def _records_rasa(path: Path, encoding: str | None, notes: list[str]) -> Iterator[tuple[int, dict | Exception]]:
+    import yaml
+
+    try:
+        with _open_text(path, encoding) as fh:
+            doc = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise DataFormatError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("nlu"), list):
+        raise DataFormatError(f"{path}: expected a Rasa NLU file with a top-level 'nlu:' list")
+    skipped = Counter()
+    entity_examples = 0
+    for i, item in enumerate(doc["nlu"], 1):
+        if not isinstance(item, dict):
+            yield i, DataFormatError(f"{path} nlu item {i}: expected a mapping")
+            continue
+        if "intent" not in item:
+            skipped[next(iter(item), "unknown")] += 1
+            continue
+        examples = item.get("examples", "")
+        if not isinstance(examples, str):
+            yield i, DataFormatError(f"{path} nlu item {i} ({item['intent']}): 'examples' must be a block of '- text' lines")
+            continue
+        for line in examples.splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            if not line.startswith("- "):
+                yield i, DataFormatError(f"{path} intent {item['intent']}: example line {line!r} does not start with '- '")
+                continue
+            text = line[2:].strip()
+            if _RASA_ENTITY_RE.search(text):
+                entity_examples += 1
+                text = _RASA_ENTITY_RE.sub(r"\1", text)
+            yield i, {"text": text, "label": item["intent"]}
+    for kind, count in skipped.items():
+        msg = f"{path}: {count} '{kind}' item(s) skipped: csnlp trains intents only (synonyms, regexes, lookups unsupported)"
+        notes.append(msg)
+        warnings.warn(msg, DataWarning, stacklevel=4)
+    if entity_examples:
+        msg = f"{path}: entity annotations removed from {entity_examples} example(s); the text was kept"
+        notes.append(msg)
+        warnings.warn(msg, DataWarning, stacklevel=4)
+
+
+def iter_text_records(lines, source: str = "<stdin>") -> Iterator[tuple[int, dict | Exception]]:
+    """Parse input lines that are plain text or JSONL objects with a ``text`` field (for predict/route/tag).
+
+    Yields ``(line_number, record)``; a record is a dict with at least ``text``, or an exception describing
+    a bad line. Blank lines are skipped.
+    """
+    for lineno, line in enumerate(lines, 1):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield lineno, DataFormatError(f"{source} line {lineno}: not valid JSON ({exc.msg})")
+                continue
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                yield lineno, DataFormatError(f"{source} line {lineno}: JSON object has no string 'text' field")
+                continue
+            yield lineno, obj
+        else:
+            yield lineno, {"text": line}
+
+
+def load_dataset(
+    path: str | os.PathLike,
+    *,
+    format: str | None = None,
+    encoding: str | None = None,
+    multi_label: bool | None = None,
+    skip_bad_lines: bool = False,
+) -> Dataset:
+    """Read labelled texts from a JSONL, CSV/TSV or Rasa ``nlu.yml`` file.
+
+    Parameters
+    ----------
+    path : str or path-like
+    format : {"jsonl", "csv", "tsv", "rasa"}, optional
+        Default: from the file name.
+    encoding : str, optional
+        Default: UTF-8 (BOM allowed), or GB18030 when the file is not valid UTF-8.
+    multi_label : bool, optional
+        Read ``labels`` (a list, or ``a|b`` in CSV) instead of ``label``. Default: multi-label when the
+        records carry ``labels``; a single ``label`` then counts as a one-element list.
+    skip_bad_lines : bool, default False
+        Skip lines that cannot be read and list them in ``Dataset.bad_lines`` instead of raising.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    FileNotFoundError, DataFormatError
+        The message names the file and the line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no data file at {path}")
+    fmt = _format_of(path, format)
+    notes: list[str] = []
+    if fmt == "jsonl":
+        records = _records_jsonl(path, encoding)
+    elif fmt == "rasa":
+        records = _records_rasa(path, encoding, notes)
+    else:
+        records = _records_csv(path, encoding, "\t" if fmt == "tsv" else ",")
+
+    texts: list[str] = []
+    labels: list = []
+    bad: list[tuple[int, str]] = []
+    keys = None
+    for lineno, rec in records:
+        if isinstance(rec, dict) and keys is None:
+            keys = _resolve_keys(path, list(rec), multi_label)  # a wrong header is fatal, not a bad line
+            multi_label = keys[3]
+        try:
+            if isinstance(rec, Exception):
+                raise rec
+            text, value = _parse_record(rec, keys, f"{path} line {lineno}")
+        except DataFormatError as exc:
+            if not skip_bad_lines:
+                raise
+            bad.append((lineno, str(exc)))
+            continue
+        texts.append(text)
+        labels.append(value)
+
+    if not texts and not bad:
+        raise DataFormatError(f"{path}: no records found (empty file?)")
+    if not texts:
+        raise DataFormatError(f"{path}: all {len(bad)} records are bad; first: {bad[0][1]}")
+    ds = Dataset(texts, labels, str(path), bad_lines=bad, notes=notes)
+    _check_quality(ds)
+    if bad:
+        logger.warning("%s: skipped %d bad line(s), first at line %d", path, len(bad), bad[0][0])
+    return ds
+
+
+def _resolve_keys(path: Path, keys: list[str], multi_label: bool | None):
+    text_key = _pick(keys, TEXT_COLUMNS)
+    label_key = _pick(keys, LABEL_COLUMNS)
+    labels_key = _pick(keys, LABELS_COLUMNS)
+    if multi_label is None:
+        multi_label = labels_key is not None
+    if text_key is None:
+        raise DataFormatError(f"{path}: no text column among {keys}: name it 'text' (or one of {TEXT_COLUMNS[:5]})")
+    if label_key is None and labels_key is None:
+        wanted = "labels" if multi_label else "label"
+        raise DataFormatError(f"{path}: no {wanted} column among {keys}: name it '{wanted}'")
+    if not multi_label and label_key is None:
+        raise DataFormatError(f"{path}: only a multi-label 'labels' column found: read it with multi_label=True")
+    return text_key, label_key, labels_key, multi_label
+
+
+def _parse_record(rec: dict, keys, where: str):
+    text_key, label_key, labels_key, multi_label = keys
+    if text_key not in rec:
+        raise DataFormatError(f'{where}: "{text_key}" is missing')
+    text = _clean_text(rec[text_key], where)
+    if multi_label:
+        if labels_key and labels_key in rec:
+            return text, _clean_labels(rec[labels_key], where)
+        if label_key and label_key in rec:
+            return text, [_clean_label(rec[label_key], where)]
+        raise DataFormatError(f'{where}: "labels" is missing')
+    if label_key not in rec:
+        raise DataFormatError(f'{where}: "{label_key}" is missing')
+    return text, _clean_label(rec[label_key], where)
+
+
+def _check_quality(ds: Dataset) -> None:
+    by_text: dict[str, set] = defaultdict(set)
+    for text, label in zip(ds.texts, ds.labels):
+        by_text[text].add(tuple(label) if isinstance(label, list) else label)
+    ds.conflicts = [(t, sorted(map(str, ls))) for t, ls in by_text.items() if len(ls) > 1]
+    if ds.conflicts:
+        msg = (
+            f"{ds.source}: {len(ds.conflicts)} text(s) appear with conflicting labels, e.g. "
+            f"{ds.conflicts[0][0]!r} -> {ds.conflicts[0][1]}: fix the labels"
+        )
+        ds.notes.append(msg)
+        warnings.warn(msg, DataWarning, stacklevel=3)
+    counts = Counter(l for ls in ds.labels for l in (ls if isinstance(ls, list) else [ls]))
+    ds.rare_labels = sorted(l for l, c in counts.items() if c < 2)
+    if ds.rare_labels:
+        msg = f"{ds.source}: label(s) with fewer than 2 examples: {ds.rare_labels[:10]}: add examples or merge them"
+        ds.notes.append(msg)
+        warnings.warn(msg, DataWarning, stacklevel=3)
