@@ -101,6 +101,11 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
     coefs_ : list of ndarray (n_classes, n_features)
     intercepts_ : list of ndarray (n_classes,)
     temperatures_ : list of float
+    weights_ : list of float
+        Ensemble weight of each model, fitted on out-of-fold log-loss.
+    oof_proba_ : ndarray (n_samples, n_classes)
+        Out-of-fold calibrated probabilities of the training texts (after ``fit`` only; not saved). Used to
+        tune routing thresholds without extra fits.
 
     Examples
     --------
@@ -160,7 +165,15 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         models = [LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)]
         if n_samples <= self.ensemble_max_samples:
             models.append(
-                LogisticRegression(C=self.C_logistic, class_weight=self.class_weight, max_iter=2000)
+                # saga with a loose tolerance: as accurate here as lbfgs to convergence, several times faster
+                LogisticRegression(
+                    C=self.C_logistic,
+                    class_weight=self.class_weight,
+                    solver="saga",
+                    tol=1e-3,
+                    max_iter=1000,
+                    random_state=self.random_state,
+                )
             )
         return models
 
@@ -206,14 +219,15 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
             full_coef[scores_index], full_int[scores_index] = coef, intercept
             self.coefs_.append(full_coef.astype(np.float32))
             self.intercepts_.append(full_int)
-        self.temperatures_ = self._calibrate(A, y_idx, len(classes), len(texts))
+        self.temperatures_, self.weights_ = self._calibrate(A, y_idx, len(classes), len(texts))
         return self
 
-    def _calibrate(self, A, y_idx: np.ndarray, n_classes: int, n_samples: int) -> list[float]:
+    def _calibrate(self, A, y_idx: np.ndarray, n_classes: int, n_samples: int) -> tuple[list[float], list[float]]:
+        """Temperatures per model and ensemble weights, both fitted on out-of-fold scores (log-loss)."""
         n_models = len(self.coefs_)
         folds = min(self.calibration_folds, n_samples)
         if folds < 2:
-            return [1.0] * n_models
+            return [1.0] * n_models, [1.0 / n_models] * n_models
         oof = [np.zeros((n_samples, n_classes)) for _ in range(n_models)]
         splitter = KFold(n_splits=folds, shuffle=True, random_state=self.random_state)
         classes = np.arange(n_classes)
@@ -224,7 +238,20 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
             for m, model in enumerate(self._new_models(n_samples)):
                 model.fit(A[train], y_idx[train])
                 oof[m][test] = self._scores(model, A[test], np.searchsorted(classes, model.classes_), n_classes)
-        return [_fit_temperature(scores, y_idx) for scores in oof]
+        temperatures = [_fit_temperature(scores, y_idx) for scores in oof]
+        probas = [softmax(scores / t, axis=1) for scores, t in zip(oof, temperatures)]
+        weights = [1.0]
+        if n_models == 2:
+            rows = np.arange(n_samples)
+
+            def nll(w: float) -> float:
+                mix = w * probas[0] + (1 - w) * probas[1]
+                return float(-np.log(np.clip(mix[rows, y_idx], 1e-12, None)).mean())
+
+            w = min(np.linspace(0, 1, 21), key=nll)
+            weights = [float(w), float(1 - w)]
+        self.oof_proba_ = sum(w * p for w, p in zip(weights, probas))
+        return temperatures, weights
 
     # -- prediction ------------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -240,10 +267,10 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
 
     def _proba_from_features(self, A) -> np.ndarray:
         proba = np.zeros((A.shape[0], len(self.classes_)))
-        for coef, intercept, temp in zip(self.coefs_, self.intercepts_, self.temperatures_):
+        for coef, intercept, temp, weight in zip(self.coefs_, self.intercepts_, self.temperatures_, self.weights_):
             scores = np.asarray(A @ coef.T) + intercept
-            proba += softmax(scores / temp, axis=1)
-        return proba / len(self.coefs_)
+            proba += weight * softmax(scores / temp, axis=1)
+        return proba / sum(self.weights_)
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probability of each class (columns in the order of ``classes_``); rows sum to 1."""
@@ -293,7 +320,12 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
     def _to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
         self._check_fitted()
         vocab, arrays = self.features_._to_state()
-        state = {"classes": [str(c) for c in self.classes_], "temperatures": self.temperatures_, "vocabulary": vocab}
+        state = {
+            "classes": [str(c) for c in self.classes_],
+            "temperatures": self.temperatures_,
+            "weights": self.weights_,
+            "vocabulary": vocab,
+        }
         for i, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_)):
             arrays[f"coef_{i}"] = coef
             arrays[f"intercept_{i}"] = intercept
@@ -307,6 +339,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         )
         self.classes_ = np.asarray(state["classes"], dtype=str)
         self.temperatures_ = [float(t) for t in state["temperatures"]]
+        self.weights_ = [float(w) for w in state["weights"]]
         n = len(self.temperatures_)
         self.coefs_ = [arrays[f"coef_{i}"] for i in range(n)]
         self.intercepts_ = [arrays[f"intercept_{i}"] for i in range(n)]
