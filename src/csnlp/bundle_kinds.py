@@ -4,5 +4,7 @@ from __future__ import annotations
 
 from csnlp.intent import IntentClassifier
 from csnlp.persistence import register_kind
+from csnlp.route import Router
 
 register_kind("intent_classifier", IntentClassifier)
+register_kind("router", Router)

@@ -15,6 +15,7 @@ __all__ = [
     "BundleExistsError",
     "PolicyError",
     "NotFittedError",
+    "TuningError",
 ]
 
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
@@ -50,3 +51,7 @@ class PolicyError(CsnlpError, ValueError):
 
 class NotFittedError(CsnlpError, _SklearnNotFittedError):
     """A model was used before ``fit`` (also a scikit-learn ``NotFittedError``)."""
+
+
+class TuningError(CsnlpError, ValueError):
+    """Threshold tuning was asked to use data it must not use (e.g. the training data without cross-validation)."""

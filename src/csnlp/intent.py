@@ -280,6 +280,13 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
             return np.zeros((0, len(self.classes_)))
         return self._proba_from_features(self._features(texts))
 
+    def _predict_proba_preprocessed(self, texts: list[str]) -> np.ndarray:
+        """predict_proba for texts already passed through csnlp.text.preprocess (used by the router)."""
+        self._check_fitted()
+        if not texts:
+            return np.zeros((0, len(self.classes_)))
+        return self._proba_from_features(self.features_.transform(texts))
+
     def decision_function(self, X) -> np.ndarray:
         """Log of :meth:`predict_proba`: a monotone confidence score per class."""
         self._check_fitted()

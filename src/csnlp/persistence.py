@@ -65,6 +65,22 @@ def _ensure_registry() -> None:
     from csnlp import bundle_kinds  # noqa: F401  (registers the built-in kinds)
 
 
+def component_state(model) -> tuple[dict, dict[str, np.ndarray]]:
+    """State of a model nested in another (a router's classifier and tagger)."""
+    kind = _kind_of(model)
+    state, arrays = model._to_state()
+    params = json.loads(_dumps(model.get_params(deep=False))) if hasattr(model, "get_params") else {}
+    return {"kind": kind, "params": params, "state": state}, arrays
+
+
+def component_from_state(spec: dict, arrays: dict[str, np.ndarray]):
+    _ensure_registry()
+    kind = spec.get("kind")
+    if kind not in _KINDS:
+        raise IncompatibleModelError(f"unknown model kind {kind!r} inside the bundle; upgrade csnlp")
+    return _KINDS[kind]._from_state(spec.get("params") or {}, spec["state"], arrays)
+
+
 def _versions() -> dict[str, str]:
     import jieba
     import sklearn

@@ -1,0 +1,466 @@
+"""Router: answer, clarify, or hand the message to a person, with the reason, the queue and the priority.
+
+Rules run in this order (each produces one reason code, see :data:`csnlp.policy.REASONS`):
+
+1. empty, emoji-only or unreadable input -> ``clarify`` / ``empty_input``
+2. escalation words (12315, 律师, 报警, 曝光 ...) -> ``handoff`` / ``escalation_risk``, urgent
+3. an explicit request for a person -> ``handoff`` / ``user_request``, whatever the model says
+4. keyword rules of the policy -> the pinned intent (``keyword_rule``) or a handoff (``keyword_handoff``)
+5. strong negative emotion or abuse -> ``handoff`` / ``negative_emotion``, high
+6. the model: an out-of-scope intent -> ``clarify`` / ``out_of_scope`` (the bot declines)
+7. the bot already failed ``failure_limit`` times in this conversation -> ``handoff`` / ``repeated_failure``
+8. a human-only intent (account_security, service_complaint) -> ``handoff`` / ``human_only_intent``
+9. top two intents both plausible and close -> ``clarify`` / ``ambiguous``, naming both
+10. confidence under the intent's threshold -> FAQ match (``faq_match``) or ``handoff`` / ``low_confidence``
+11. otherwise ``answer`` / ``confident`` with the knowledge base's reply (``no_reply`` handoff if it has none)
+
+A feedback tagger, when present, tags complaint-like messages; ``critical`` severity makes it an urgent
+``escalation_risk`` handoff. The router keeps no state between calls: conversation state arrives in
+``context`` (``failures``, ``previous`` decisions, ``tier``, ``channel``), so one router serves many threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from csnlp._validation import MAX_TEXT_LENGTH, check_texts
+from csnlp.exceptions import InputError, NotFittedError, TuningError
+from csnlp.kb import KnowledgeBase
+from csnlp.policy import PRIORITIES, REASONS, Policy
+from csnlp.text import Entity, normalize, mask
+
+__all__ = ["Decision", "Router", "PhraseMatcher", "tune_router"]
+
+logger = logging.getLogger(__name__)
+
+COMPLAINT_INTENTS = frozenset(
+    {
+        "quality_issue", "wrong_or_missing_item", "delivery_complaint", "service_complaint", "suggestion",
+        "app_malfunction", "payment_issue", "account_security", "refund_status", "repair_warranty",
+        "price_protection",
+    }
+)
+_CLARIFY_EMPTY = "抱歉，我没有看懂您的意思，可以用一句话描述一下您遇到的问题吗？"
+_CLARIFY_OUT_OF_SCOPE = "抱歉，这个问题我暂时帮不上忙。我可以帮您查询订单、物流、退换货、发票、账号等购物相关问题。"
+_HANDOFF_REPLY = "正在为您转接人工客服，请稍候，客服会尽快回复您。"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the router decided for one message. ``to_dict()`` gives a JSON-safe dict.
+
+    Attributes
+    ----------
+    action : str
+        ``answer``, ``clarify`` or ``handoff``.
+    intent : str or None
+        The intent acted on (the model's best guess for handoffs; None for empty input).
+    confidence : float
+        Calibrated probability of ``intent`` (1.0 for keyword rules, 0.0 when the model was not asked).
+    candidates : tuple of (intent, score)
+        The model's three best intents.
+    reply : str or None
+        Text to send (the KB reply, a clarifying question, or a handoff notice); None without a KB.
+    reason : str
+        A code from :data:`csnlp.policy.REASONS`.
+    queue : str or None
+        The human team's queue for handoffs.
+    priority : str
+        ``low``, ``normal``, ``high`` or ``urgent``.
+    masked_text : str
+        The normalised message with private values replaced by placeholders.
+    entities : tuple of Entity
+        Values found in the message (order numbers fill reply placeholders).
+    tags, severity, sentiment
+        From the feedback tagger for complaint-like messages (empty / None otherwise).
+    faq_id : str or None
+        The FAQ entry answered from.
+    truncated : bool
+        The message was longer than the documented limit and was cut before routing.
+    """
+
+    action: str
+    intent: str | None
+    confidence: float
+    candidates: tuple[tuple[str, float], ...]
+    reply: str | None
+    reason: str
+    queue: str | None
+    priority: str
+    masked_text: str
+    entities: tuple[Entity, ...] = ()
+    tags: tuple[str, ...] = ()
+    severity: str | None = None
+    sentiment: str | None = None
+    faq_id: str | None = None
+    truncated: bool = False
+
+    def to_dict(self, include_entity_values: bool = True) -> dict:
+        """JSON-safe dict. ``include_entity_values=False`` leaves out the raw values (for logs and reports)."""
+        return {
+            "action": self.action,
+            "intent": self.intent,
+            "confidence": round(float(self.confidence), 6),
+            "candidates": [{"intent": i, "score": round(float(s), 6)} for i, s in self.candidates],
+            "reply": self.reply,
+            "reason": self.reason,
+            "queue": self.queue,
+            "priority": self.priority,
+            "masked_text": self.masked_text,
+            "entities": [
+                {"kind": e.kind, "start": e.start, "end": e.end} | ({"value": e.value} if include_entity_values else {})
+                for e in self.entities
+            ],
+            "tags": list(self.tags),
+            "severity": self.severity,
+            "sentiment": self.sentiment,
+            "faq_id": self.faq_id,
+            "truncated": self.truncated,
+        }
+
+
+class PhraseMatcher:
+    """Find which of many phrases occur in a text, in one pass (Aho-Corasick, via pyahocorasick).
+
+    Phrases are normalised like messages, so 轉人工 and 转人工 match alike.
+    """
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        import ahocorasick
+
+        self.phrases = sorted({normalize(p) for p in phrases if p and normalize(p)})
+        self._automaton = ahocorasick.Automaton()
+        for phrase in self.phrases:
+            self._automaton.add_word(phrase, phrase)
+        if self.phrases:
+            self._automaton.make_automaton()
+
+    def find(self, text: str) -> list[str]:
+        if not self.phrases or not text:
+            return []
+        return sorted({value for _, value in self._automaton.iter(text)})
+
+    def __getstate__(self):
+        return {"phrases": self.phrases}
+
+    def __setstate__(self, state):
+        self.__init__(state["phrases"])
+
+
+def _max_priority(*priorities: str | None) -> str:
+    return max((p for p in priorities if p), key=PRIORITIES.index, default="normal")
+
+
+def _is_empty(masked_text: str) -> bool:
+    # placeholders alone (e.g. just a phone number) still carry meaning for the model
+    return not any(ch.isalnum() for ch in masked_text)
+
+
+class Router:
+    """Route messages to the bot or to people.
+
+    Parameters
+    ----------
+    classifier : IntentClassifier
+        A fitted intent classifier.
+    kb : KnowledgeBase, optional
+        Replies and FAQ. Without it, answers carry ``reply=None``.
+    policy : Policy, optional
+        Thresholds and rules (default :class:`~csnlp.policy.Policy()`).
+    tagger : FeedbackTagger, optional
+        Tags complaint-like messages; critical severity escalates.
+
+    Examples
+    --------
+    >>> from csnlp import IntentClassifier
+    >>> clf = IntentClassifier(calibration_folds=0).fit(
+    ...     ["我要退货", "怎么退货", "快递到哪了", "物流怎么不动"], ["return_request"] * 2 + ["shipping_progress"] * 2)
+    >>> Router(clf).route("我要转人工").reason
+    'user_request'
+    """
+
+    def __init__(self, classifier, *, kb: KnowledgeBase | None = None, policy: Policy | None = None,
+                 tagger=None) -> None:
+        self.classifier = classifier
+        self.kb = kb
+        self.policy = policy if policy is not None else Policy()
+        self.tagger = tagger
+        self._matchers = None
+        self._lock = threading.Lock()
+
+    @property
+    def classes_(self):
+        return self.classifier.classes_
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_matchers"] = None
+        state["_lock"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _get_matchers(self) -> dict[str, PhraseMatcher]:
+        if self._matchers is None:
+            with self._lock:
+                if self._matchers is None:
+                    p = self.policy
+                    rules = {i: PhraseMatcher(rule["phrases"]) for i, rule in enumerate(p.keyword_rules)}
+                    self._matchers = {
+                        "escalation": PhraseMatcher(p.escalation_phrases),
+                        "human": PhraseMatcher(p.human_request_phrases),
+                        "negative": PhraseMatcher(p.negative_phrases),
+                        "rules": rules,
+                    }
+        return self._matchers
+
+    def _check_ready(self) -> None:
+        if not hasattr(self.classifier, "classes_"):
+            raise NotFittedError("the router's classifier is not fitted: fit it or load a trained bundle first")
+
+    # -- public API ------------------------------------------------------------------------------------------
+    def route(self, text: str, context: dict | None = None) -> Decision:
+        """Decide for one message. ``context``: ``failures`` (int), ``previous`` (decisions), ``tier``, ``channel``."""
+        if not isinstance(text, str):
+            raise InputError(f"text must be str, got {type(text).__name__}: route() takes one message")
+        return self.route_many([text], None if context is None else [context])[0]
+
+    def route_many(self, texts, contexts: Sequence[dict | None] | None = None) -> list[Decision]:
+        """Decide for many messages at once (one model call); same results as :meth:`route` one by one."""
+        self._check_ready()
+        texts = check_texts(texts, "texts")
+        if contexts is None:
+            contexts = [None] * len(texts)
+        elif isinstance(contexts, dict) or len(contexts) != len(texts):
+            raise InputError("contexts must be a list with one context (dict or None) per text")
+        contexts = [_check_context(c) for c in contexts]
+        max_len = getattr(self.classifier, "max_length", MAX_TEXT_LENGTH)
+        prepared = [mask(normalize(t[:max_len])) for t in texts]
+        truncated = [len(t) > max_len for t in texts]
+        model_rows = [i for i, m in enumerate(prepared) if not _is_empty(m.text)]
+        proba = self.classifier._predict_proba_preprocessed([prepared[i].text for i in model_rows]) if model_rows else None
+        row_of = {i: r for r, i in enumerate(model_rows)}
+        decisions = []
+        for i, (m, ctx) in enumerate(zip(prepared, contexts)):
+            probs = proba[row_of[i]] if i in row_of else None
+            decisions.append(self._decide(m, probs, ctx, truncated[i]))
+        return self._attach_tags(texts, decisions)
+
+    # -- the rules -------------------------------------------------------------------------------------------
+    def _candidates(self, probs) -> tuple[tuple[str, float], ...]:
+        order = np.argsort(-probs, kind="stable")[:3]
+        return tuple((str(self.classifier.classes_[j]), float(probs[j])) for j in order)
+
+    def _decide(self, m, probs, ctx: dict, truncated: bool) -> Decision:
+        p, kb, matchers = self.policy, self.kb, self._get_matchers()
+        channel = ctx.get("channel")
+        tier_priority = p.tier_priority.get(str(ctx.get("tier", "")).lower())
+
+        def make(action, reason, intent=None, confidence=0.0, candidates=(), reply=None, queue=None,
+                 priority="normal", faq_id=None):
+            if action == "handoff":
+                priority = _max_priority(priority, tier_priority)
+                if reply is None and kb is not None:
+                    reply = _HANDOFF_REPLY
+            return Decision(action, intent, float(confidence), candidates, reply, reason, queue, priority, m.text,
+                            m.entities, faq_id=faq_id, truncated=truncated)
+
+        if probs is None:
+            return make("clarify", "empty_input", reply=_CLARIFY_EMPTY if kb is not None else None, priority="low")
+        cands = self._candidates(probs)
+        top, conf = cands[0]
+        text = m.text
+        if matchers["escalation"].find(text):
+            return make("handoff", "escalation_risk", top, conf, cands, queue=p.escalation_queue, priority="urgent")
+        if matchers["human"].find(text):
+            return make("handoff", "user_request", top, conf, cands, queue=p.queue_for(top))
+        for i, rule in enumerate(p.keyword_rules):
+            if matchers["rules"][i].find(text):
+                if rule.get("handoff"):
+                    return make("handoff", "keyword_handoff", top, conf, cands,
+                                queue=rule.get("queue") or p.queue_for(top), priority=rule.get("priority", "normal"))
+                intent = rule["intent"]
+                return self._answer(make, intent, 1.0, cands, m, channel, "keyword_rule")
+        if matchers["negative"].find(text):
+            return make("handoff", "negative_emotion", top, conf, cands, queue=p.queue_for(top), priority="high")
+        if top in p.out_of_scope_intents:
+            reply = _CLARIFY_OUT_OF_SCOPE if kb is not None else None
+            return make("clarify", "out_of_scope", top, conf, cands, reply=reply, priority="low")
+        if _failures(ctx) >= p.failure_limit:
+            return make("handoff", "repeated_failure", top, conf, cands, queue=p.queue_for(top), priority="high")
+        threshold = p.threshold_for(top)
+        if top in p.human_only_intents:
+            return make("handoff", "human_only_intent", top, conf, cands, queue=p.queue_for(top), priority="high")
+        if conf < threshold and len(cands) > 1:
+            second, conf2 = cands[1]
+            if (conf2 >= p.ambiguity_min_score and conf - conf2 <= p.ambiguity_margin
+                    and second not in p.out_of_scope_intents and conf + conf2 >= threshold):
+                reply = None
+                if kb is not None:
+                    reply = f"请问您是想咨询「{kb.intent_name(top)}」还是「{kb.intent_name(second)}」呢？"
+                return make("clarify", "ambiguous", top, conf, cands, reply=reply, priority="low")
+        if conf < threshold:
+            if p.tuning.get("reachable") is False:
+                return make("handoff", "target_unreachable", top, conf, cands, queue=p.queue_for(top))
+            if kb is not None and kb.faq:
+                match = kb.match_faq([text])[0]
+                if match is not None:
+                    return make("answer", "faq_match", match.entry.intent or top, conf, cands,
+                                reply=kb.faq_answer(match, m.entities, channel), priority="low", faq_id=match.entry.id)
+            return make("handoff", "low_confidence", top, conf, cands, queue=p.queue_for(top))
+        return self._answer(make, top, conf, cands, m, channel, "confident")
+
+    def _answer(self, make, intent, conf, cands, m, channel, reason) -> Decision:
+        kb, p = self.kb, self.policy
+        if kb is None:
+            return make("answer", reason, intent, conf, cands, priority="low")
+        if intent in p.human_only_intents:
+            return make("handoff", "human_only_intent", intent, conf, cands, queue=p.queue_for(intent), priority="high")
+        reply = kb.reply_for(intent, m.entities, channel)
+        if reply is None:
+            return make("handoff", "no_reply", intent, conf, cands, queue=p.queue_for(intent))
+        return make("answer", reason, intent, conf, cands, reply=reply, priority="low")
+
+    def _attach_tags(self, texts: list[str], decisions: list[Decision]) -> list[Decision]:
+        if self.tagger is None:
+            return decisions
+        rows = [
+            i for i, d in enumerate(decisions)
+            if d.reason != "empty_input" and (d.intent in COMPLAINT_INTENTS or d.reason in ("escalation_risk", "negative_emotion"))
+        ]
+        if not rows:
+            return decisions
+        results = self.tagger.tag([texts[i] for i in rows])
+        out = list(decisions)
+        for i, res in zip(rows, results):
+            d = out[i]
+            changes = {"tags": tuple(res.categories), "severity": res.severity, "sentiment": res.sentiment}
+            if res.severity == "critical":
+                changes.update(action="handoff", reason="escalation_risk", priority="urgent",
+                               queue=self.policy.escalation_queue)
+                if self.kb is not None and d.action != "handoff":
+                    changes["reply"] = _HANDOFF_REPLY
+            out[i] = _replace(d, **changes)
+        return out
+
+
+    # -- persistence (see csnlp.persistence) -----------------------------------------------------------------
+    def _to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        from csnlp.persistence import component_state
+
+        state: dict = {"policy": self.policy.to_dict(), "kb": self.kb.to_dict() if self.kb is not None else None}
+        arrays: dict[str, np.ndarray] = {}
+        for name in ("classifier", "tagger"):
+            component = getattr(self, name)
+            if component is not None:
+                state[name], parts = component_state(component)
+                arrays.update({f"{name}/{k}": v for k, v in parts.items()})
+        return state, arrays
+
+    @classmethod
+    def _from_state(cls, params: dict, state: dict, arrays: dict[str, np.ndarray]) -> Router:
+        from csnlp.persistence import component_from_state
+
+        parts = {}
+        for name in ("classifier", "tagger"):
+            if state.get(name):
+                prefix = f"{name}/"
+                sub = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+                parts[name] = component_from_state(state[name], sub)
+        kb = KnowledgeBase.from_dict(state["kb"], source="bundle knowledge base") if state.get("kb") else None
+        policy = Policy.from_dict(state["policy"], source="bundle policy")
+        return cls(parts["classifier"], kb=kb, policy=policy, tagger=parts.get("tagger"))
+
+
+def tune_router(
+    model,
+    data,
+    *,
+    target_precision: float = 0.95,
+    cv: int | None = None,
+    per_intent: bool = False,
+    read_options: dict | None = None,
+    out_dir=None,
+) -> Router:
+    """Tune a router's thresholds for ``target_precision`` on a labelled file; returns the tuned router.
+
+    ``model`` is an IntentClassifier (routed with the default policy, no replies) or a Router. With ``cv``,
+    probabilities come from ``cv``-fold cross-validation on ``data`` (the classifier's configuration refitted
+    per fold); without it ``data`` must be held out: its fingerprint may not equal the training data's.
+    The result is in ``router.policy.tuning`` and, with ``out_dir``, written as JSON and PNG.
+    """
+    from csnlp.datasets import Dataset, load_dataset
+    from csnlp.tuning import cross_val_proba, tune_thresholds
+
+    router = model if isinstance(model, Router) else Router(model)
+    ds = data if isinstance(data, Dataset) else load_dataset(data, multi_label=False, **(read_options or {}))
+    clf = router.classifier
+    if cv:
+        proba = cross_val_proba(clf, ds.texts, ds.labels, cv=cv, random_state=getattr(clf, "random_state", 0))
+        classes = np.unique(np.asarray(ds.labels))
+        source = f"{cv}-fold cross-validation on {ds.source}"
+    else:
+        trained_on = (getattr(clf, "bundle_metadata_", None) or {}).get("training_data_sha256") or (
+            getattr(clf, "bundle_manifest_", None) or {}).get("training_data_sha256")
+        if trained_on and trained_on == ds.fingerprint():
+            raise TuningError(
+                f"{ds.source} is the model's training data: tuning on it would be optimistic. Pass cv=5 "
+                "(CLI: --cv 5) to tune on cross-validated predictions, or give held-out data"
+            )
+        proba = clf.predict_proba(ds.texts)
+        classes = clf.classes_
+        source = f"held-out data {ds.source}"
+    result = tune_thresholds(
+        proba, classes, ds.labels, target_precision=target_precision, per_intent=per_intent,
+        out_of_scope_intents=router.policy.out_of_scope_intents, source=source,
+    )
+    apply_tuning(router.policy, result)
+    if out_dir is not None:
+        result.write(out_dir)
+    router.tuning_result_ = result
+    return router
+
+
+def apply_tuning(policy: Policy, result) -> None:
+    """Store a :class:`~csnlp.tuning.TuningResult`'s thresholds and figures in ``policy``."""
+    policy.threshold = result.threshold
+    policy.intent_thresholds = dict(result.intent_thresholds)
+    policy.tuning = {k: v for k, v in result.to_dict().items() if k != "curve"}
+    policy.validate()
+
+
+def _replace(d: Decision, **changes) -> Decision:
+    from dataclasses import replace
+
+    return replace(d, **changes)
+
+
+def _check_context(ctx) -> dict:
+    if ctx is None:
+        return {}
+    if not isinstance(ctx, dict):
+        raise InputError(f"context must be a dict (failures, previous, tier, channel) or None, got {type(ctx).__name__}")
+    failures = ctx.get("failures")
+    if failures is not None and (isinstance(failures, bool) or not isinstance(failures, int) or failures < 0):
+        raise InputError(f"context['failures'] must be a non-negative int, got {failures!r}")
+    return ctx
+
+
+def _failures(ctx: dict) -> int:
+    if ctx.get("failures") is not None:
+        return int(ctx["failures"])
+    count = 0
+    for prev in ctx.get("previous") or ():
+        action = prev.action if isinstance(prev, Decision) else (prev or {}).get("action")
+        reason = prev.reason if isinstance(prev, Decision) else (prev or {}).get("reason")
+        if action == "clarify" and reason != "out_of_scope":
+            count += 1
+    return count
