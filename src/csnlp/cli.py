@@ -214,6 +214,131 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def _load_router(args):
+    """The router for route/chat: a router bundle, or a plain intent bundle with the default policy."""
+    from csnlp.kb import KnowledgeBase
+    from csnlp.persistence import load
+    from csnlp.policy import Policy
+    from csnlp.route import Router
+
+    if args.model is None:
+        from csnlp.default import load_default
+
+        router = load_default()
+    else:
+        model = load(args.model)
+        router = model if isinstance(model, Router) else Router(model)
+    if getattr(args, "kb", None):
+        router.kb = KnowledgeBase.from_dir(args.kb)
+    if getattr(args, "policy", None):
+        router.policy = Policy.from_file(args.policy)
+        router._matchers = None
+    return router
+
+
+_CONTEXT_KEYS = ("failures", "previous", "tier", "channel")
+
+
+def cmd_route(args) -> int:
+    router = _load_router(args)
+    progress = _Progress("routed")
+    out = sys.stdout
+    for good in _good_records(args, out):
+        if not good:
+            continue
+        contexts = [{k: rec[k] for k in _CONTEXT_KEYS if k in rec} or None for _, rec in good]
+        if args.channel:
+            contexts = [(c or {}) | {"channel": c.get("channel", args.channel) if c else args.channel} for c in contexts]
+        decisions = router.route_many([rec["text"] for _, rec in good], contexts)
+        for (lineno, rec), decision in zip(good, decisions):
+            _emit(({"id": rec["id"]} if "id" in rec else {}) | decision.to_dict(), out)
+        progress.update(len(good))
+    progress.close()
+    return 0
+
+
+def format_decision(decision) -> str:
+    """A decision as two readable lines (for chat and demo)."""
+    head = f"[{decision.action} · {decision.intent or '-'} {decision.confidence:.2f} · {decision.reason}"
+    if decision.action == "handoff":
+        head += f" · queue {decision.queue} · {decision.priority}"
+    if decision.tags:
+        head += f" · tags {','.join(decision.tags)} · severity {decision.severity}"
+    head += "]"
+    return head + ("\n  " + decision.reply if decision.reply else "")
+
+
+def cmd_chat(args) -> int:
+    router = _load_router(args)
+    previous: list = []
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("csnlp chat: type a customer message; 'exit' or Ctrl-D to stop.", file=sys.stderr)
+    while True:
+        if interactive:
+            sys.stderr.write("顾客> ")
+            sys.stderr.flush()
+        line = sys.stdin.readline()
+        if not line:
+            break
+        text = line.strip()
+        if text.lower() in ("exit", "quit", "退出"):
+            break
+        if not text:
+            continue
+        decision = router.route(text, {"previous": previous, "channel": args.channel, "tier": args.tier})
+        previous.append(decision)
+        if decision.action == "handoff":
+            previous.clear()  # a person takes over: the bot's failure count starts again
+        print(format_decision(decision), flush=True)
+    return 0
+
+
+DEMO_CONVERSATION = [
+    ("app", "在吗"),
+    ("app", "我的快递单号SF1234567890123，三天了物流一直没更新"),
+    ("wechat", "订单2026100812345678还没发货，能帮我催一下吗"),
+    ("app", "衣服洗了一次就掉色了，我要退货"),
+    ("sms", "退款什么时候到账"),
+    ("app", "七天无理由退货需要什么条件"),
+    ("miniprogram", "今天北京天气怎么样"),
+    ("app", "😂😂😂"),
+    ("app", "电饭煲用了两天就冒烟起火了，我要打12315投诉你们"),
+    ("web", "转人工"),
+    ("app", "谢谢，没事了"),
+]
+
+
+def cmd_demo(args) -> int:
+    from csnlp.default import load_default
+
+    router = load_default() if args.model is None else _load_router(args)
+    print("csnlp demo: a scripted conversation routed by the embedded default model\n")
+    for channel, text in DEMO_CONVERSATION:
+        decision = router.route(text, {"channel": channel})
+        print(f"顾客 ({channel}): {text}")
+        print(format_decision(decision) + "\n")
+    return 0
+
+
+def cmd_tune(args) -> int:
+    from csnlp.persistence import load, save
+    from csnlp.route import Router, tune_router
+
+    model = load(args.model)
+    router = tune_router(model, args.data, target_precision=args.target_precision, cv=args.cv,
+                         per_intent=args.per_intent, read_options=_read_options(args), out_dir=args.curve)
+    result = router.tuning_result_
+    print(result.table())
+    print(result.summary())
+    if result.intent_thresholds:
+        print("per-intent thresholds: " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.intent_thresholds.items())))
+    out = args.out or args.model
+    save(router, out, overwrite=True)
+    print(f"wrote the tuned router to {out}", file=sys.stderr)
+    return 0 if result.reachable else 1 if args.strict else 0
+
+
 # -- parser -------------------------------------------------------------------------------------------------
 def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["jsonl", "csv", "tsv", "rasa"], help="data format (default: from the file name)")
@@ -275,12 +400,47 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stream_options(p)
     p.set_defaults(func=cmd_predict)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    p = sub.add_parser("route", help="answer, clarify or hand off each message (one JSON decision per line)",
+                       epilog='examples:\n  csnlp route "快递三天没更新了，到底什么时候到？"\n'
+                              '  echo \'{"text": "还是不行", "failures": 2, "tier": "vip"}\' | csnlp route',
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_router_options(p)
+    p.add_argument("--channel", help="channel of every message (app, wechat, miniprogram, sms, web): sms gets short replies")
+    _add_stream_options(p)
+    p.set_defaults(func=cmd_route)
+
+    p = sub.add_parser("chat", help="an interactive conversation with the router (keeps the context)",
+                       epilog="example: csnlp chat --tier vip")
+    _add_router_options(p)
+    p.add_argument("--channel", default="app", help="channel of the conversation (default app)")
+    p.add_argument("--tier", help="customer tier, e.g. vip")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("demo", help="route a short scripted conversation with the embedded default model")
+    _add_router_options(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("tune", help="choose confidence thresholds for a precision target and store them in the bundle",
+                       epilog="examples:\n  csnlp tune --model m --data train.jsonl --cv 5 --target-precision 0.95\n"
+                              "  csnlp tune --model m --data heldout.jsonl --target-precision 0.9 --per-intent --curve out/",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="intent or router bundle to tune")
+    p.add_argument("--data", required=True, help="labelled data: held-out, or the training data with --cv")
+    p.add_argument("--target-precision", type=float, default=0.95, help="answered precision to reach (default 0.95)")
+    p.add_argument("--cv", type=int, help="score by K-fold cross-validation on --data (refits the model's configuration)")
+    p.add_argument("--per-intent", action="store_true", help="also a threshold per intent with enough data")
+    p.add_argument("--out", help="where to write the tuned router bundle (default: replace --model)")
+    p.add_argument("--curve", help="directory for risk_coverage.json and risk_coverage.png")
+    p.add_argument("--strict", action="store_true", help="exit 1 when the target cannot be reached")
+    _add_read_options(p)
+    p.set_defaults(func=cmd_tune)
     return parser
 
 
-_EXTRA_COMMANDS: list = []
+def _add_router_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="router or intent bundle (default: the embedded default model)")
+    p.add_argument("--kb", help="knowledge-base directory (replies.json, faq.json) for a plain intent bundle")
+    p.add_argument("--policy", help="policy file (JSON/YAML) replacing the bundle's")
 
 
 def _configure_logging(verbosity: int) -> None:

@@ -140,16 +140,20 @@ class FaqMatcher:
 def tune_similarity_threshold(scores, labels) -> tuple[float, float]:
     """The threshold that maximises pair accuracy on labelled pairs (label 1 = same question); (threshold, accuracy)."""
     scores = np.asarray(scores, dtype=float)
-    labels = np.asarray(labels, dtype=int)
-    candidates = np.unique(np.r_[scores, 0.0, 1.0])
-    best_t, best_acc = 0.5, -1.0
-    order = np.sort(scores)
-    for t in candidates:
-        acc = float(((scores >= t) == (labels == 1)).mean())
-        if acc > best_acc:
-            best_t, best_acc = float(t), acc
-    del order
-    return best_t, best_acc
+    positive = np.asarray(labels, dtype=int) == 1
+    if len(scores) == 0:
+        raise ValueError("no labelled pairs to tune the similarity threshold on")
+    order = np.argsort(scores, kind="stable")
+    s, pos = scores[order], positive[order]
+    # threshold at s[k] answers pairs k.. as "same": correct = negatives below k + positives from k on
+    neg_below = np.r_[0, np.cumsum(~pos)]
+    pos_from = np.r_[np.cumsum(pos[::-1])[::-1], 0]
+    correct = neg_below + pos_from
+    starts = np.r_[True, s[1:] != s[:-1], True]  # a threshold must not split equal scores
+    candidates = np.flatnonzero(starts)
+    best = candidates[np.argmax(correct[candidates])]
+    threshold = float(s[best]) if best < len(s) else float(s[-1]) + 1e-9
+    return threshold, float(correct[best] / len(s))
 
 
 @dataclass
@@ -278,7 +282,8 @@ def _values(entities) -> dict[str, str]:
         for e in entities or ():
             ek, ev = (e.kind, e.value) if hasattr(e, "kind") else (e.get("kind"), e.get("value"))
             if ek == kind and name not in values:
-                values[name] = ev
+                # masking saw the lower-cased text; order and tracking numbers read better as written on labels
+                values[name] = ev.upper() if kind in ("order_no", "tracking_no") else ev
     return values
 
 

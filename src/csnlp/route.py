@@ -324,6 +324,12 @@ class Router:
             return make("answer", reason, intent, conf, cands, priority="low")
         if intent in p.human_only_intents:
             return make("handoff", "human_only_intent", intent, conf, cands, queue=p.queue_for(intent), priority="high")
+        if kb.faq:
+            # a FAQ entry of the same intent is more specific than the intent's generic reply
+            match = kb.match_faq([m.text])[0]
+            if match is not None and match.entry.intent == intent:
+                return make("answer", "faq_match", intent, conf, cands, reply=kb.faq_answer(match, m.entities, channel),
+                            priority="low", faq_id=match.entry.id)
         reply = kb.reply_for(intent, m.entities, channel)
         if reply is None:
             return make("handoff", "no_reply", intent, conf, cands, queue=p.queue_for(intent))
