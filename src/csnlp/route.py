@@ -393,6 +393,7 @@ def tune_router(
     target_precision: float = 0.95,
     cv: int | None = None,
     per_intent: bool = False,
+    simulate_unknown: bool = True,
     read_options: dict | None = None,
     out_dir=None,
 ) -> Router:
@@ -400,7 +401,9 @@ def tune_router(
 
     ``model`` is an IntentClassifier (routed with the default policy, no replies) or a Router. With ``cv``,
     probabilities come from ``cv``-fold cross-validation on ``data`` (the classifier's configuration refitted
-    per fold); without it ``data`` must be held out: its fingerprint may not equal the training data's.
+    per fold, and with ``simulate_unknown`` each fold also hides a share of the intents from its model, so that
+    the threshold also keeps out messages of intents the model never saw); without ``cv``, ``data`` must be
+    held out: its fingerprint may not equal the training data's.
     The result is in ``router.policy.tuning`` and, with ``out_dir``, written as JSON and PNG.
     """
     from csnlp.datasets import Dataset, load_dataset
@@ -409,10 +412,14 @@ def tune_router(
     router = model if isinstance(model, Router) else Router(model)
     ds = data if isinstance(data, Dataset) else load_dataset(data, multi_label=False, **(read_options or {}))
     clf = router.classifier
+    labels = ds.labels
     if cv:
-        proba = cross_val_proba(clf, ds.texts, ds.labels, cv=cv, random_state=getattr(clf, "random_state", 0))
+        seed = getattr(clf, "random_state", 0)
+        proba = cross_val_proba(clf, ds.texts, ds.labels, cv=cv, random_state=seed, simulate_unknown=simulate_unknown)
+        if simulate_unknown:
+            proba, labels = proba
         classes = np.unique(np.asarray(ds.labels))
-        source = f"{cv}-fold cross-validation on {ds.source}"
+        source = f"{cv}-fold cross-validation on {ds.source}" + (" with unseen intents simulated" if simulate_unknown else "")
     else:
         trained_on = (getattr(clf, "bundle_metadata_", None) or {}).get("training_data_sha256") or (
             getattr(clf, "bundle_manifest_", None) or {}).get("training_data_sha256")
@@ -425,7 +432,7 @@ def tune_router(
         classes = clf.classes_
         source = f"held-out data {ds.source}"
     result = tune_thresholds(
-        proba, classes, ds.labels, target_precision=target_precision, per_intent=per_intent,
+        proba, classes, labels, target_precision=target_precision, per_intent=per_intent,
         out_of_scope_intents=router.policy.out_of_scope_intents, source=source,
     )
     apply_tuning(router.policy, result)

@@ -210,10 +210,20 @@ def tune_thresholds(
     )
 
 
-def cross_val_proba(classifier, X, y, *, cv: int = 5, random_state: int | None = 0) -> np.ndarray:
+UNKNOWN = "__unknown__"
+
+
+def cross_val_proba(
+    classifier, X, y, *, cv: int = 5, random_state: int | None = 0, simulate_unknown: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Out-of-fold calibrated probabilities: ``classifier``'s configuration refitted on K folds.
 
     Columns follow ``np.unique(y)``; a class missing from a fold's training part gets probability 0 there.
+
+    With ``simulate_unknown=True`` the classes are also dealt into K groups, and fold k's model is trained
+    without group k's classes: its messages in fold k play the intents the model has never seen, which real
+    traffic always brings. Returns ``(proba, effective_labels)`` then, the labels of those messages replaced
+    by ``UNKNOWN`` (an answer to them is always wrong).
     """
     texts = check_texts(X)
     labels = np.asarray(check_labels(y, len(texts)))
@@ -227,10 +237,17 @@ def cross_val_proba(classifier, X, y, *, cv: int = 5, random_state: int | None =
     else:
         splits = KFold(n_splits=cv, shuffle=True, random_state=random_state).split(texts)
     out = np.zeros((len(texts), len(classes)))
-    for k, (train, test) in enumerate(splits, 1):
+    effective = labels.astype(object).copy()
+    groups = np.arange(len(classes)) % cv
+    np.random.default_rng(random_state).shuffle(groups)
+    for k, (train, test) in enumerate(splits):
+        if simulate_unknown and len(classes) > cv:
+            held_out = set(classes[groups == k])
+            train = np.array([i for i in train if labels[i] not in held_out])
+            effective[[i for i in test if labels[i] in held_out]] = UNKNOWN
         model = clone(classifier)
         model.fit([texts[i] for i in train], labels[train])
         cols = np.searchsorted(classes, model.classes_)
         out[np.ix_(test, cols)] = model.predict_proba([texts[i] for i in test])
-        logger.info("cross-validation fold %d/%d done", k, cv)
-    return out
+        logger.info("cross-validation fold %d/%d done", k + 1, cv)
+    return (out, effective.astype(str)) if simulate_unknown else out
