@@ -7,11 +7,13 @@ badly. Each block is L2-normalised on its own, so neither drowns the other.
 from __future__ import annotations
 
 import logging
+import math
+import re
+from collections import Counter
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 from csnlp._validation import MAX_TEXT_LENGTH, check_texts
@@ -79,41 +81,22 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.max_length = max_length
         self.preprocessed = preprocessed
 
-    def _make_vectorizers(self, vocabularies=None) -> dict[str, TfidfVectorizer]:
-        vocabularies = vocabularies or {}
-        out = {}
-        if self.word_ngram_range is not None:
-            out["word"] = TfidfVectorizer(
-                tokenizer=JiebaTokenizer(user_words=self.user_words, stop_words=self.stop_words, hmm=self.hmm),
-                token_pattern=None,
-                lowercase=False,
-                ngram_range=tuple(self.word_ngram_range),
-                min_df=self.min_df,
-                max_features=self.max_features,
-                sublinear_tf=self.sublinear_tf,
-                vocabulary=vocabularies.get("word"),
-                dtype=np.float32,
-            )
-        if self.char_ngram_range is not None:
-            out["char"] = TfidfVectorizer(
-                analyzer="char",
-                lowercase=False,
-                ngram_range=tuple(self.char_ngram_range),
-                min_df=self.min_df,
-                max_features=self.max_features,
-                sublinear_tf=self.sublinear_tf,
-                vocabulary=vocabularies.get("char"),
-                dtype=np.float32,
-            )
-        if not out:
-            raise ValueError("word_ngram_range and char_ngram_range are both None: switch at least one on")
-        return out
-
     def _prepare(self, X) -> list[str]:
         texts = check_texts(X)
         if self.preprocessed:
             return [t[: self.max_length] for t in texts]
         return preprocess_texts(texts, self.max_length)
+
+    def _blocks(self) -> list[_Block]:
+        out = []
+        if self.word_ngram_range is not None:
+            tokenizer = JiebaTokenizer(user_words=self.user_words, stop_words=self.stop_words, hmm=self.hmm)
+            out.append(_Block("word", tuple(self.word_ngram_range), tokenizer))
+        if self.char_ngram_range is not None:
+            out.append(_Block("char", tuple(self.char_ngram_range)))
+        if not out:
+            raise ValueError("word_ngram_range and char_ngram_range are both None: switch at least one on")
+        return out
 
     def fit(self, X, y=None) -> TextFeatures:
         """Learn the vocabularies and IDF weights from raw texts."""
@@ -121,50 +104,133 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X, y=None) -> sp.csr_matrix:
-        """Fit, and return the features of the training texts (one pass over the texts)."""
+        """Fit, and return the features of the training texts (each text analysed once)."""
         texts = self._prepare(X)
         if not texts:
             raise InputError("cannot fit on an empty list of texts: pass at least one text per class")
-        self.vectorizers_ = self._make_vectorizers()
-        blocks = []
-        for name, vec in self.vectorizers_.items():
-            try:
-                blocks.append(vec.fit_transform(texts))
-            except ValueError as exc:  # e.g. every text empty after preprocessing
-                raise InputError(f"no {name} features could be built from the training texts: {exc}") from None
-        self.n_features_out_ = sum(len(v.vocabulary_) for v in self.vectorizers_.values())
-        return sp.hstack(blocks, format="csr", dtype=np.float32)
+        blocks = self._blocks()
+        grams = {b.name: [b.analyze(t) for t in texts] for b in blocks}
+        for b in blocks:
+            b.fit(grams[b.name], self.min_df, self.max_features)
+            if not b.vocabulary:
+                raise InputError(f"no {b.name} features could be built from the training texts: are they all empty?")
+        self.blocks_ = blocks
+        self.n_features_out_ = sum(len(b.vocabulary) for b in blocks)
+        return self._matrix(grams, len(texts))[0]
 
-    def transform(self, X) -> sp.csr_matrix:
-        """Sparse TF-IDF matrix, one row per text (rows of empty texts are all zero)."""
-        check_is_fitted(self, "vectorizers_")
+    def transform(self, X, return_stats: bool = False):
+        """Sparse TF-IDF matrix, one row per text (rows of empty texts are all zero).
+
+        With ``return_stats=True`` also an (n, n_blocks) array: per text and block, the share of its
+        distinct n-grams of the smallest order (words, or characters) that the vocabulary knows. Messages of
+        intents the model never saw tend to have a low share; the router's answer model uses it.
+        """
+        check_is_fitted(self, "blocks_")
         texts = self._prepare(X)
-        blocks = [vec.transform(texts) for vec in self.vectorizers_.values()]
-        return sp.hstack(blocks, format="csr", dtype=np.float32)
+        grams = {b.name: [b.analyze(t) for t in texts] for b in self.blocks_}
+        X_, stats = self._matrix(grams, len(texts))
+        return (X_, stats) if return_stats else X_
+
+    def _matrix(self, grams: dict, n: int) -> tuple[sp.csr_matrix, np.ndarray]:
+        parts, stats, offset = [], np.zeros((n, len(self.blocks_))), 0
+        for k, b in enumerate(self.blocks_):
+            m, stats[:, k] = b.transform(grams[b.name], self.sublinear_tf)
+            parts.append(m)
+            offset += len(b.vocabulary)
+        return sp.hstack(parts, format="csr", dtype=np.float32), stats
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        check_is_fitted(self, "vectorizers_")
+        check_is_fitted(self, "blocks_")
         names = []
-        for name, vec in self.vectorizers_.items():
-            names.extend(f"{name}:{term}" for term in vec.get_feature_names_out())
+        for b in self.blocks_:
+            names.extend(f"{b.name}:{term}" for term in b.terms())
         return np.asarray(names, dtype=object)
 
     # -- persistence: plain vocabularies and IDF arrays, no pickled objects -----------------------------------
     def _to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
-        check_is_fitted(self, "vectorizers_")
-        vocab, arrays = {}, {}
-        for name, vec in self.vectorizers_.items():
-            terms = sorted(vec.vocabulary_, key=vec.vocabulary_.__getitem__)
-            vocab[name] = terms
-            arrays[f"{name}_idf"] = np.asarray(vec.idf_, dtype=np.float64)
+        check_is_fitted(self, "blocks_")
+        vocab = {b.name: b.terms() for b in self.blocks_}
+        arrays = {f"{b.name}_idf": b.idf for b in self.blocks_}
         return vocab, arrays
 
     @classmethod
     def _from_state(cls, params: dict, vocab: dict, arrays: dict[str, np.ndarray]) -> TextFeatures:
         self = cls(**params)
-        vectorizers = self._make_vectorizers({name: {t: i for i, t in enumerate(terms)} for name, terms in vocab.items()})
-        for name, vec in vectorizers.items():
-            vec.idf_ = arrays[f"{name}_idf"]
-        self.vectorizers_ = vectorizers
-        self.n_features_out_ = sum(len(terms) for terms in vocab.values())
+        blocks = self._blocks()
+        for b in blocks:
+            b.vocabulary = {t: i for i, t in enumerate(vocab[b.name])}
+            b.set_idf(arrays[f"{b.name}_idf"])
+        self.blocks_ = blocks
+        self.n_features_out_ = sum(len(b.vocabulary) for b in blocks)
         return self
+
+
+_SPACES_RE = re.compile(r"\s\s+")
+
+
+class _Block:
+    """One TF-IDF block (word or character n-grams), computed like scikit-learn's TfidfVectorizer
+    (smooth idf, optional sublinear tf, L2-normalised rows) in one pass over pre-analysed n-grams."""
+
+    def __init__(self, name: str, ngram_range: tuple[int, int], tokenizer=None) -> None:
+        self.name, self.ngram_range, self.tokenizer = name, ngram_range, tokenizer
+        self.vocabulary: dict[str, int] = {}
+        self.set_idf(np.zeros(0))
+
+    def analyze(self, text: str) -> list[str]:
+        lo, hi = self.ngram_range
+        if self.name == "word":
+            tokens = self.tokenizer(text)
+            grams = list(tokens) if lo == 1 else []
+            for n in range(max(lo, 2), hi + 1):
+                grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+            return grams
+        text = _SPACES_RE.sub(" ", text)
+        grams = list(text) if lo == 1 else []
+        for n in range(max(lo, 2), hi + 1):
+            grams.extend(text[i : i + n] for i in range(len(text) - n + 1))
+        return grams
+
+    def fit(self, docs: list[list[str]], min_df: int, max_features: int | None) -> None:
+        df = Counter()
+        for grams in docs:
+            df.update(set(grams))
+        kept = [(t, c) for t, c in df.items() if c >= min_df]
+        if max_features is not None and len(kept) > max_features:
+            kept.sort(key=lambda tc: (-tc[1], tc[0]))  # most frequent first, ties alphabetical
+            kept = kept[:max_features]
+        terms = sorted(t for t, _ in kept)
+        self.vocabulary = {t: i for i, t in enumerate(terms)}
+        n = len(docs)
+        self.set_idf(np.log((1 + n) / (1 + np.array([df[t] for t in terms], dtype=np.float64))) + 1.0)
+
+    def terms(self) -> list[str]:
+        return sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+
+    def transform(self, docs: list[list[str]], sublinear_tf: bool) -> tuple[sp.csr_matrix, np.ndarray]:
+        # Plain Python floats: a message has tens of n-grams, too few for numpy to pay off per row.
+        vocab, idf = self.vocabulary, self.idf_list
+        indptr, indices, values = [0], [], []
+        known_share = np.zeros(len(docs))
+        lo, is_word, log = self.ngram_range[0], self.name == "word", math.log
+        for r, grams in enumerate(docs):
+            counts = Counter(grams)
+            row = sorted((vocab[g], c) for g, c in counts.items() if g in vocab)
+            smallest = [g for g in counts if (g.count(" ") + 1 if is_word else len(g)) == lo]
+            if smallest:
+                known_share[r] = sum(g in vocab for g in smallest) / len(smallest)
+            if row:
+                w = [((1.0 + log(c)) if sublinear_tf else c) * idf[j] for j, c in row]
+                norm = math.sqrt(sum(x * x for x in w))
+                indices.extend(j for j, _ in row)
+                values.extend(x / norm for x in w)
+            indptr.append(len(indices))
+        m = sp.csr_matrix(
+            (np.asarray(values, dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr)),
+            shape=(len(docs), len(vocab)),
+        )
+        return m, known_share
+
+    def set_idf(self, idf: np.ndarray) -> None:
+        self.idf = np.asarray(idf, dtype=np.float64)
+        self.idf_list = self.idf.tolist()
