@@ -122,8 +122,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         """Sparse TF-IDF matrix, one row per text (rows of empty texts are all zero).
 
         With ``return_stats=True`` also an (n, n_blocks) array: per text and block, the share of its
-        distinct n-grams of the smallest order (words, or characters) that the vocabulary knows. Messages of
-        intents the model never saw tend to have a low share; the router's answer model uses it.
+        distinct words (word block) or character bigrams (char block) that the vocabulary knows. Messages
+        of intents the model never saw tend to have a low share; the router's answer model uses it.
         """
         check_is_fitted(self, "blocks_")
         texts = self._prepare(X)
@@ -212,11 +212,14 @@ class _Block:
         vocab, idf = self.vocabulary, self.idf_list
         indptr, indices, values = [0], [], []
         known_share = np.zeros(len(docs))
-        lo, is_word, log = self.ngram_range[0], self.name == "word", math.log
+        lo, hi = self.ngram_range
+        is_word, log = self.name == "word", math.log
+        # words themselves, but character bigrams: nearly every single character is known
+        order = lo if is_word else min(max(lo, 2), hi)
         for r, grams in enumerate(docs):
             counts = Counter(grams)
             row = sorted((vocab[g], c) for g, c in counts.items() if g in vocab)
-            smallest = [g for g in counts if (g.count(" ") + 1 if is_word else len(g)) == lo]
+            smallest = [g for g in counts if (g.count(" ") + 1 if is_word else len(g)) == order]
             if smallest:
                 known_share[r] = sum(g in vocab for g in smallest) / len(smallest)
             if row:

@@ -280,12 +280,24 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
             return np.zeros((0, len(self.classes_)))
         return self._proba_from_features(self._features(texts))
 
-    def _predict_proba_preprocessed(self, texts: list[str]) -> np.ndarray:
-        """predict_proba for texts already passed through csnlp.text.preprocess (used by the router)."""
+    def _predict_proba_preprocessed(self, texts: list[str], return_stats: bool = False):
+        """predict_proba for texts already passed through csnlp.text.preprocess (used by the router).
+
+        With ``return_stats`` also the vocabulary-coverage statistics of
+        :meth:`csnlp.features.TextFeatures.transform`.
+        """
         self._check_fitted()
         if not texts:
-            return np.zeros((0, len(self.classes_)))
-        return self._proba_from_features(self.features_.transform(texts))
+            empty = np.zeros((0, len(self.classes_)))
+            return (empty, np.zeros((0, len(self.features_.blocks_)))) if return_stats else empty
+        A, stats = self.features_.transform(texts, return_stats=True)
+        proba = self._proba_from_features(A)
+        return (proba, stats) if return_stats else proba
+
+    def predict_proba_with_stats(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict_proba` plus, per text, the share of its words and character bigrams the model knows."""
+        self._check_fitted()
+        return self._predict_proba_preprocessed(preprocess_texts(check_texts(X), self.max_length), return_stats=True)
 
     def decision_function(self, X) -> np.ndarray:
         """Log of :meth:`predict_proba`: a monotone confidence score per class."""

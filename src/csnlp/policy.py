@@ -113,6 +113,9 @@ class Policy:
         Customer tier (from the context) -> minimum priority of a handoff.
     tuning : dict
         What threshold tuning measured (target, coverage, precision...), for the record.
+    answer_model : dict or None
+        Set by tuning with cross-validation: a logistic model of P(answer right) from the confidence, the
+        top-two margin and the vocabulary coverage of the message; thresholds then apply to its output.
     """
 
     threshold: float = 0.5
@@ -131,6 +134,7 @@ class Policy:
     failure_limit: int = 2
     tier_priority: dict[str, str] = field(default_factory=lambda: {"vip": "high", "svip": "urgent"})
     tuning: dict = field(default_factory=dict)
+    answer_model: dict | None = None
     format_version: int = 1
 
     def __post_init__(self) -> None:
@@ -167,6 +171,10 @@ class Policy:
                 raise PolicyError(f"policy.tier_priority.{tier} is {prio!r}: use one of {PRIORITIES}")
         if not isinstance(self.failure_limit, int) or isinstance(self.failure_limit, bool) or self.failure_limit < 1:
             raise PolicyError(f"policy.failure_limit must be an int >= 1, got {self.failure_limit!r}")
+        if self.answer_model is not None:
+            if not isinstance(self.answer_model, dict) or not isinstance(self.answer_model.get("coef"), list) \
+                    or not isinstance(self.answer_model.get("intercept"), (int, float)):
+                raise PolicyError("policy.answer_model must be null or {coef: [...], intercept: number}: re-run csnlp tune")
         if not isinstance(self.keyword_rules, list):
             raise PolicyError("policy.keyword_rules must be a list of {phrases: [...], intent: ...} mappings")
         for i, rule in enumerate(self.keyword_rules):

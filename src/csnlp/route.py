@@ -246,12 +246,21 @@ class Router:
         prepared = [mask(normalize(t[:max_len])) for t in texts]
         truncated = [len(t) > max_len for t in texts]
         model_rows = [i for i, m in enumerate(prepared) if not _is_empty(m.text)]
-        proba = self.classifier._predict_proba_preprocessed([prepared[i].text for i in model_rows]) if model_rows else None
+        proba, scores = None, None
+        if model_rows:
+            proba, stats = self.classifier._predict_proba_preprocessed(
+                [prepared[i].text for i in model_rows], return_stats=True)
+            if self.policy.answer_model:
+                from csnlp.tuning import answer_scores
+
+                scores = answer_scores(self.policy.answer_model, proba, stats)
         row_of = {i: r for r, i in enumerate(model_rows)}
         decisions = []
         for i, (m, ctx) in enumerate(zip(prepared, contexts)):
-            probs = proba[row_of[i]] if i in row_of else None
-            decisions.append(self._decide(m, probs, ctx, truncated[i]))
+            r = row_of.get(i)
+            probs = proba[r] if r is not None else None
+            score = float(scores[r]) if scores is not None and r is not None else None
+            decisions.append(self._decide(m, probs, score, ctx, truncated[i]))
         return self._attach_tags(texts, decisions)
 
     # -- the rules -------------------------------------------------------------------------------------------
@@ -259,7 +268,7 @@ class Router:
         order = np.argsort(-probs, kind="stable")[:3]
         return tuple((str(self.classifier.classes_[j]), float(probs[j])) for j in order)
 
-    def _decide(self, m, probs, ctx: dict, truncated: bool) -> Decision:
+    def _decide(self, m, probs, score: float | None, ctx: dict, truncated: bool) -> Decision:
         p, kb, matchers = self.policy, self.kb, self._get_matchers()
         channel = ctx.get("channel")
         tier_priority = p.tier_priority.get(str(ctx.get("tier", "")).lower())
@@ -297,17 +306,19 @@ class Router:
         if _failures(ctx) >= p.failure_limit:
             return make("handoff", "repeated_failure", top, conf, cands, queue=p.queue_for(top), priority="high")
         threshold = p.threshold_for(top)
+        # with an answer model (tuned with unseen intents simulated) its P(right) is what meets the threshold
+        gate = conf if score is None else score
         if top in p.human_only_intents:
             return make("handoff", "human_only_intent", top, conf, cands, queue=p.queue_for(top), priority="high")
-        if conf < threshold and len(cands) > 1:
+        if gate < threshold and len(cands) > 1:
             second, conf2 = cands[1]
             if (conf2 >= p.ambiguity_min_score and conf - conf2 <= p.ambiguity_margin
-                    and second not in p.out_of_scope_intents and conf + conf2 >= threshold):
+                    and second not in p.out_of_scope_intents and conf + conf2 >= p.threshold_for(top)):
                 reply = None
                 if kb is not None:
                     reply = f"请问您是想咨询「{kb.intent_name(top)}」还是「{kb.intent_name(second)}」呢？"
                 return make("clarify", "ambiguous", top, conf, cands, reply=reply, priority="low")
-        if conf < threshold:
+        if gate < threshold:
             if p.tuning.get("reachable") is False:
                 return make("handoff", "target_unreachable", top, conf, cands, queue=p.queue_for(top))
             if kb is not None and kb.faq:
@@ -407,18 +418,27 @@ def tune_router(
     The result is in ``router.policy.tuning`` and, with ``out_dir``, written as JSON and PNG.
     """
     from csnlp.datasets import Dataset, load_dataset
-    from csnlp.tuning import cross_val_proba, tune_thresholds
+    from csnlp.tuning import answer_scores, cross_val_proba, fit_answer_model, tune_thresholds
 
     router = model if isinstance(model, Router) else Router(model)
     ds = data if isinstance(data, Dataset) else load_dataset(data, multi_label=False, **(read_options or {}))
     clf = router.classifier
     labels = ds.labels
+    scores = None
+    router.policy.answer_model = None
     if cv:
         seed = getattr(clf, "random_state", 0)
-        proba = cross_val_proba(clf, ds.texts, ds.labels, cv=cv, random_state=seed, simulate_unknown=simulate_unknown)
-        if simulate_unknown:
-            proba, labels = proba
         classes = np.unique(np.asarray(ds.labels))
+        if simulate_unknown:
+            proba, labels, stats = cross_val_proba(clf, ds.texts, ds.labels, cv=cv, random_state=seed,
+                                                   simulate_unknown=True, return_stats=True)
+            pred = classes[proba.argmax(axis=1)]
+            in_scope = ~np.isin(pred, router.policy.out_of_scope_intents)
+            model = fit_answer_model(proba[in_scope], stats[in_scope], (pred == labels)[in_scope])
+            scores = answer_scores(model, proba, stats)
+            router.policy.answer_model = model
+        else:
+            proba = cross_val_proba(clf, ds.texts, ds.labels, cv=cv, random_state=seed)
         source = f"{cv}-fold cross-validation on {ds.source}" + (" with unseen intents simulated" if simulate_unknown else "")
     else:
         trained_on = (getattr(clf, "bundle_metadata_", None) or {}).get("training_data_sha256") or (
@@ -433,7 +453,7 @@ def tune_router(
         source = f"held-out data {ds.source}"
     result = tune_thresholds(
         proba, classes, labels, target_precision=target_precision, per_intent=per_intent,
-        out_of_scope_intents=router.policy.out_of_scope_intents, source=source,
+        out_of_scope_intents=router.policy.out_of_scope_intents, scores=scores, source=source,
     )
     apply_tuning(router.policy, result)
     if out_dir is not None:

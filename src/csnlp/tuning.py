@@ -22,7 +22,15 @@ from sklearn.model_selection import StratifiedKFold, KFold
 from csnlp._validation import check_labels, check_texts
 from csnlp.exceptions import InputError
 
-__all__ = ["TuningResult", "risk_coverage_curve", "tune_thresholds", "cross_val_proba", "wilson_interval"]
+__all__ = [
+    "TuningResult",
+    "risk_coverage_curve",
+    "tune_thresholds",
+    "cross_val_proba",
+    "wilson_interval",
+    "fit_answer_model",
+    "answer_scores",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +160,7 @@ def tune_thresholds(
     per_intent: bool = False,
     out_of_scope_intents=("out_of_scope",),
     min_support: int = 20,
+    scores=None,
     source: str = "",
 ) -> TuningResult:
     """Choose thresholds on calibrated probabilities so that answered precision >= ``target_precision``.
@@ -169,6 +178,8 @@ def tune_thresholds(
     per_intent : bool
         Also choose a threshold per predicted intent with at least ``min_support`` predictions (each meets
         the target on its own; the rest use the global threshold).
+    scores : array (n,), optional
+        What to threshold instead of the best intent's probability (e.g. :func:`answer_scores`).
     """
     if not 0 < target_precision <= 1:
         raise InputError(f"target_precision must be in (0, 1], got {target_precision}")
@@ -178,7 +189,7 @@ def tune_thresholds(
     if proba.shape != (len(y_true), len(classes)):
         raise InputError(f"proba has shape {proba.shape}, expected ({len(y_true)}, {len(classes)})")
     pred = classes[proba.argmax(axis=1)]
-    conf = proba.max(axis=1)
+    conf = proba.max(axis=1) if scores is None else np.asarray(scores, dtype=float)
     oos = set(out_of_scope_intents)
     in_scope = np.array([p not in oos for p in pred])
     correct = pred == y_true
@@ -211,19 +222,55 @@ def tune_thresholds(
 
 
 UNKNOWN = "__unknown__"
+ANSWER_FEATURES = ("logit_confidence", "margin", "known_share_per_block")
+
+
+def _answer_features(proba: np.ndarray, stats: np.ndarray) -> np.ndarray:
+    top2 = -np.sort(-proba, axis=1)[:, :2] if proba.shape[1] > 1 else np.c_[proba, np.zeros(len(proba))]
+    p = np.clip(top2[:, 0], 1e-6, 1 - 1e-6)
+    return np.column_stack([np.log(p / (1 - p)), top2[:, 0] - top2[:, 1], stats])
+
+
+def fit_answer_model(proba, stats, correct) -> dict:
+    """Learn P(the bot's answer is right) from the top probability, the top-two margin and how much of the
+    message the model's vocabulary covers (a logistic regression; JSON-safe result for the policy).
+
+    Fitted on cross-validated predictions with simulated unseen intents, it ranks answerable messages
+    above unanswerable ones better than the probability alone: new intents bring new words.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    Z = _answer_features(np.asarray(proba, dtype=float), np.asarray(stats, dtype=float))
+    correct = np.asarray(correct, dtype=bool)
+    if correct.all() or not correct.any():
+        raise InputError("the answer model needs both right and wrong answers among the scored messages")
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(Z, correct)
+    return {"features": list(ANSWER_FEATURES), "n_stats": int(np.asarray(stats).shape[1]),
+            "coef": model.coef_[0].tolist(), "intercept": float(model.intercept_[0])}
+
+
+def answer_scores(model: dict, proba, stats) -> np.ndarray:
+    """P(answer right) of each message under an answer model from :func:`fit_answer_model`."""
+    Z = _answer_features(np.asarray(proba, dtype=float), np.asarray(stats, dtype=float))
+    if Z.shape[1] != len(model["coef"]):
+        raise InputError(f"answer model expects {len(model['coef'])} features, got {Z.shape[1]}: re-tune the router")
+    z = Z @ np.asarray(model["coef"]) + model["intercept"]
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 def cross_val_proba(
-    classifier, X, y, *, cv: int = 5, random_state: int | None = 0, simulate_unknown: bool = False
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    classifier, X, y, *, cv: int = 5, random_state: int | None = 0, simulate_unknown: bool = False,
+    return_stats: bool = False,
+):
     """Out-of-fold calibrated probabilities: ``classifier``'s configuration refitted on K folds.
 
     Columns follow ``np.unique(y)``; a class missing from a fold's training part gets probability 0 there.
 
     With ``simulate_unknown=True`` the classes are also dealt into K groups, and fold k's model is trained
-    without group k's classes: its messages in fold k play the intents the model has never seen, which real
-    traffic always brings. Returns ``(proba, effective_labels)`` then, the labels of those messages replaced
-    by ``UNKNOWN`` (an answer to them is always wrong).
+    without group k's classes: its messages in fold k play the intents a deployed model has never seen,
+    which real traffic always brings (about 1/K of the messages). Their labels are returned as ``UNKNOWN``
+    (an answer to them is always wrong): the result is ``(proba, labels)`` then. ``return_stats`` appends
+    the vocabulary-coverage statistics of each message under its fold's model.
     """
     texts = check_texts(X)
     labels = np.asarray(check_labels(y, len(texts)))
@@ -232,22 +279,28 @@ def cross_val_proba(
     classes = np.unique(labels)
     counts = np.unique(labels, return_counts=True)[1]
     if counts.min() >= cv:
-        splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
-        splits = splitter.split(texts, labels)
+        splits = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state).split(texts, labels)
     else:
         splits = KFold(n_splits=cv, shuffle=True, random_state=random_state).split(texts)
     out = np.zeros((len(texts), len(classes)))
+    stats = None
     effective = labels.astype(object).copy()
     groups = np.arange(len(classes)) % cv
     np.random.default_rng(random_state).shuffle(groups)
     for k, (train, test) in enumerate(splits):
         if simulate_unknown and len(classes) > cv:
-            held_out = set(classes[groups == k])
-            train = np.array([i for i in train if labels[i] not in held_out])
-            effective[[i for i in test if labels[i] in held_out]] = UNKNOWN
+            held_out = np.isin(labels, classes[groups == k])
+            train = train[~held_out[train]]
+            effective[test[held_out[test]]] = UNKNOWN
         model = clone(classifier)
         model.fit([texts[i] for i in train], labels[train])
         cols = np.searchsorted(classes, model.classes_)
-        out[np.ix_(test, cols)] = model.predict_proba([texts[i] for i in test])
+        fold_proba, fold_stats = model.predict_proba_with_stats([texts[i] for i in test])
+        out[np.ix_(test, cols)] = fold_proba
+        if stats is None:
+            stats = np.zeros((len(texts), fold_stats.shape[1]))
+        stats[test] = fold_stats
         logger.info("cross-validation fold %d/%d done", k + 1, cv)
-    return (out, effective.astype(str)) if simulate_unknown else out
+    effective = effective.astype(str)
+    result = (out,) + ((effective,) if simulate_unknown else ()) + ((stats,) if return_stats else ())
+    return result if len(result) > 1 else out
