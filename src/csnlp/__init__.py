@@ -21,8 +21,11 @@ from csnlp.exceptions import (
 import logging as _logging
 
 from csnlp.datasets import Dataset, load_dataset
+from csnlp.default import load_default
 from csnlp.intent import IntentClassifier, Prediction
 from csnlp.persistence import load, read_manifest, save
+from csnlp.policy import Policy
+from csnlp.route import Decision, Router
 from csnlp.text import mask, normalize, preprocess
 from csnlp.tokenizer import JiebaTokenizer
 
@@ -40,11 +43,15 @@ __all__ = [
     "NotFittedError",
     "PolicyError",
     "Dataset",
+    "Decision",
+    "Policy",
+    "Router",
     "IntentClassifier",
     "JiebaTokenizer",
     "Prediction",
     "load",
     "load_dataset",
+    "load_default",
     "mask",
     "normalize",
     "preprocess",
