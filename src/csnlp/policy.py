@@ -38,6 +38,12 @@ REASONS = {
     "empty_input": ("clarify", "empty, emoji-only or unreadable input: ask the customer to rephrase"),
 }
 
+#: Intents whose messages the feedback tagger tags (besides escalations and negative emotion).
+COMPLAINT_INTENTS = [
+    "quality_issue", "wrong_or_missing_item", "delivery_complaint", "service_complaint", "suggestion",
+    "app_malfunction", "payment_issue", "account_security", "refund_status", "repair_warranty", "price_protection",
+]
+
 DEFAULT_QUEUES = {
     "product_info": "presales",
     "price_promotion": "presales",
@@ -104,6 +110,8 @@ class Policy:
         Intent -> queue of the human team; ``default_queue`` for the rest, ``escalation_queue`` for risks.
     human_request_phrases, escalation_phrases, negative_phrases : list of str
         Lexicons matched on the normalised text before the model (Aho-Corasick).
+    complaint_intents : list of str
+        Intents whose messages the feedback tagger tags (escalations and negative emotion always are).
     keyword_rules : list of dict
         ``{"phrases": [...], "intent": "..."}`` pins an intent; ``{"phrases": [...], "handoff": true, "queue": ...}``
         hands off. Matched before the model.
@@ -131,6 +139,7 @@ class Policy:
     escalation_phrases: list[str] = field(default_factory=lambda: list(ESCALATION_PHRASES))
     negative_phrases: list[str] = field(default_factory=lambda: list(NEGATIVE_PHRASES))
     keyword_rules: list[dict] = field(default_factory=list)
+    complaint_intents: list[str] = field(default_factory=lambda: list(COMPLAINT_INTENTS))
     failure_limit: int = 2
     tier_priority: dict[str, str] = field(default_factory=lambda: {"vip": "high", "svip": "urgent"})
     tuning: dict = field(default_factory=dict)
@@ -157,8 +166,8 @@ class Policy:
             raise PolicyError("policy.intent_thresholds must map intent ids to numbers in [0, 1]")
         for intent, value in self.intent_thresholds.items():
             _check_unit(f"intent_thresholds.{intent}", value)
-        for key in ("human_only_intents", "out_of_scope_intents", "human_request_phrases", "escalation_phrases",
-                    "negative_phrases"):
+        for key in ("human_only_intents", "out_of_scope_intents", "complaint_intents", "human_request_phrases",
+                    "escalation_phrases", "negative_phrases"):
             value = getattr(self, key)
             if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
                 raise PolicyError(f"policy.{key} must be a list of non-empty strings, got {value!r}")

@@ -33,19 +33,12 @@ from csnlp._validation import MAX_TEXT_LENGTH, check_texts
 from csnlp.exceptions import InputError, NotFittedError, TuningError
 from csnlp.kb import KnowledgeBase
 from csnlp.policy import PRIORITIES, REASONS, Policy
-from csnlp.text import Entity, normalize, mask
+from csnlp.text import WECHAT_EMOJI_RE, Entity, mask, normalize
 
 __all__ = ["Decision", "Router", "PhraseMatcher", "tune_router"]
 
 logger = logging.getLogger(__name__)
 
-COMPLAINT_INTENTS = frozenset(
-    {
-        "quality_issue", "wrong_or_missing_item", "delivery_complaint", "service_complaint", "suggestion",
-        "app_malfunction", "payment_issue", "account_security", "refund_status", "repair_warranty",
-        "price_protection",
-    }
-)
 _CLARIFY_EMPTY = "抱歉，我没有看懂您的意思，可以用一句话描述一下您遇到的问题吗？"
 _CLARIFY_OUT_OF_SCOPE = "抱歉，这个问题我暂时帮不上忙。我可以帮您查询订单、物流、退换货、发票、账号等购物相关问题。"
 _HANDOFF_REPLY = "正在为您转接人工客服，请稍候，客服会尽快回复您。"
@@ -158,8 +151,8 @@ def _max_priority(*priorities: str | None) -> str:
 
 
 def _is_empty(masked_text: str) -> bool:
-    # placeholders alone (e.g. just a phone number) still carry meaning for the model
-    return not any(ch.isalnum() for ch in masked_text)
+    # WeChat emoji codes ([微笑]) carry no request; placeholders alone (just a phone number) still might
+    return not any(ch.isalnum() for ch in WECHAT_EMOJI_RE.sub("", masked_text))
 
 
 class Router:
@@ -349,9 +342,11 @@ class Router:
     def _attach_tags(self, texts: list[str], decisions: list[Decision]) -> list[Decision]:
         if self.tagger is None:
             return decisions
+        complaint = set(self.policy.complaint_intents)
         rows = [
             i for i, d in enumerate(decisions)
-            if d.reason != "empty_input" and (d.intent in COMPLAINT_INTENTS or d.reason in ("escalation_risk", "negative_emotion"))
+            if d.reason != "empty_input"
+            and (d.intent in complaint or d.reason in ("escalation_risk", "negative_emotion"))
         ]
         if not rows:
             return decisions
