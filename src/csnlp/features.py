@@ -126,18 +126,35 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         of intents the model never saw tend to have a low share; the router's answer model uses it.
         """
         check_is_fitted(self, "blocks_")
-        texts = self._prepare(X)
+        return self._transform(self._prepare(X), return_stats)
+
+    def _transform(self, texts: list[str], return_stats: bool = False):
+        # the unwrapped hot path (TransformerMixin wraps ``transform`` with output-container handling)
         grams = {b.name: [b.analyze(t) for t in texts] for b in self.blocks_}
-        X_, stats = self._matrix(grams, len(texts))
+        X_, stats = self._matrix(grams, len(texts), return_stats)
         return (X_, stats) if return_stats else X_
 
-    def _matrix(self, grams: dict, n: int) -> tuple[sp.csr_matrix, np.ndarray]:
-        parts, stats, offset = [], np.zeros((n, len(self.blocks_))), 0
+    def _matrix(self, grams: dict, n: int, with_stats: bool = False) -> tuple[sp.csr_matrix, np.ndarray]:
+        """One CSR matrix for all blocks, built in a single pass (no per-block matrices to stack)."""
+        stats = np.zeros((n, len(self.blocks_)))
+        rows = [[] for _ in range(n)]
+        offset = 0
         for k, b in enumerate(self.blocks_):
-            m, stats[:, k] = b.transform(grams[b.name], self.sublinear_tf)
-            parts.append(m)
+            for r, (cols, vals, share) in enumerate(b.rows(grams[b.name], self.sublinear_tf, offset, with_stats)):
+                rows[r].append((cols, vals))
+                stats[r, k] = share
             offset += len(b.vocabulary)
-        return sp.hstack(parts, format="csr", dtype=np.float32), stats
+        indptr, indices, values = [0], [], []
+        for parts in rows:
+            for cols, vals in parts:
+                indices.extend(cols)
+                values.extend(vals)
+            indptr.append(len(indices))
+        m = sp.csr_matrix(
+            (np.asarray(values, dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
+            shape=(n, offset),
+        )
+        return m, stats
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "blocks_")
@@ -207,32 +224,27 @@ class _Block:
     def terms(self) -> list[str]:
         return sorted(self.vocabulary, key=self.vocabulary.__getitem__)
 
-    def transform(self, docs: list[list[str]], sublinear_tf: bool) -> tuple[sp.csr_matrix, np.ndarray]:
+    def rows(self, docs: list[list[str]], sublinear_tf: bool, offset: int = 0, with_stats: bool = True):
+        """Per document: (sorted column indices + offset, L2-normalised TF-IDF weights, known share or 0)."""
         # Plain Python floats: a message has tens of n-grams, too few for numpy to pay off per row.
         vocab, idf = self.vocabulary, self.idf_list
-        indptr, indices, values = [0], [], []
-        known_share = np.zeros(len(docs))
         lo, hi = self.ngram_range
-        is_word, log = self.name == "word", math.log
+        is_word, log, sqrt = self.name == "word", math.log, math.sqrt
         # words themselves, but character bigrams: nearly every single character is known
         order = lo if is_word else min(max(lo, 2), hi)
-        for r, grams in enumerate(docs):
+        for grams in docs:
             counts = Counter(grams)
             row = sorted((vocab[g], c) for g, c in counts.items() if g in vocab)
-            smallest = [g for g in counts if (g.count(" ") + 1 if is_word else len(g)) == order]
-            if smallest:
-                known_share[r] = sum(g in vocab for g in smallest) / len(smallest)
-            if row:
-                w = [((1.0 + log(c)) if sublinear_tf else c) * idf[j] for j, c in row]
-                norm = math.sqrt(sum(x * x for x in w))
-                indices.extend(j for j, _ in row)
-                values.extend(x / norm for x in w)
-            indptr.append(len(indices))
-        m = sp.csr_matrix(
-            (np.asarray(values, dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr)),
-            shape=(len(docs), len(vocab)),
-        )
-        return m, known_share
+            share = 0.0
+            if with_stats:
+                smallest = [g for g in counts if (g.count(" ") + 1 if is_word else len(g)) == order]
+                share = sum(g in vocab for g in smallest) / len(smallest) if smallest else 0.0
+            if not row:
+                yield (), (), share
+                continue
+            w = [((1.0 + log(c)) if sublinear_tf else c) * idf[j] for j, c in row]
+            norm = sqrt(sum(x * x for x in w))
+            yield [j + offset for j, _ in row], [x / norm for x in w], share
 
     def set_idf(self, idf: np.ndarray) -> None:
         self.idf = np.asarray(idf, dtype=np.float64)

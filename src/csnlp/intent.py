@@ -263,14 +263,30 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
             ) from None
 
     def _features(self, X) -> sp.csr_matrix:
-        return self.features_.transform(preprocess_texts(check_texts(X), self.max_length))
+        return self.features_._transform(preprocess_texts(check_texts(X), self.max_length))
+
+    def _scorers(self) -> list[tuple[np.ndarray, np.ndarray, float, float]]:
+        # (features x classes) C-contiguous copies: sparse @ dense would otherwise copy coef.T on every call
+        cached = self.__dict__.get("_scorers_cache")
+        if cached is None or cached[0] is not self.coefs_:
+            total = sum(self.weights_)
+            scorers = [
+                (np.ascontiguousarray(coef.T), np.asarray(b, dtype=np.float64), float(t), float(w) / total)
+                for coef, b, t, w in zip(self.coefs_, self.intercepts_, self.temperatures_, self.weights_)
+            ]
+            cached = (self.coefs_, scorers)
+            self.__dict__["_scorers_cache"] = cached
+        return cached[1]
 
     def _proba_from_features(self, A) -> np.ndarray:
         proba = np.zeros((A.shape[0], len(self.classes_)))
-        for coef, intercept, temp, weight in zip(self.coefs_, self.intercepts_, self.temperatures_, self.weights_):
-            scores = np.asarray(A @ coef.T) + intercept
-            proba += weight * softmax(scores / temp, axis=1)
-        return proba / sum(self.weights_)
+        for coef_t, intercept, temp, weight in self._scorers():
+            z = (np.asarray(A @ coef_t, dtype=np.float64) + intercept) / temp
+            z -= z.max(axis=1, keepdims=True)
+            np.exp(z, out=z)
+            z /= z.sum(axis=1, keepdims=True)
+            proba += weight * z
+        return proba
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probability of each class (columns in the order of ``classes_``); rows sum to 1."""
@@ -290,7 +306,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         if not texts:
             empty = np.zeros((0, len(self.classes_)))
             return (empty, np.zeros((0, len(self.features_.blocks_)))) if return_stats else empty
-        A, stats = self.features_.transform(texts, return_stats=True)
+        A, stats = self.features_._transform([t[: self.max_length] for t in texts], return_stats=True)
         proba = self._proba_from_features(A)
         return (proba, stats) if return_stats else proba
 

@@ -753,9 +753,11 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
             kind, _, term = name.partition(":")
             # sklearn joins word n-grams with a space; the text itself may or may not have one there
             candidates = (term.replace(" ", ""), term) if kind == "word" else (term,)
+            if kind == "char" and len(term) == 1:
+                continue  # a lone character is evidence only when jieba cut it as a word (退, 慢)
             shown = next((c for c in candidates if c.strip() and c in norm_text), None)
-            if shown is None or not any(ch.isalnum() for ch in shown):
-                continue
+            if shown is None or not shown.replace(" ", "").isalnum():
+                continue  # placeholders (<PHONE>) and n-grams across punctuation explain nothing
             weight[shown] = weight.get(shown, 0.0) + float(value)
         chosen: list[str] = []
         for term in sorted(weight, key=lambda t: (-weight[t], t)):
