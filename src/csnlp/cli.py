@@ -309,6 +309,36 @@ DEMO_CONVERSATION = [
 ]
 
 
+def _load_tagger(path):
+    from csnlp.persistence import load
+
+    if path is None:
+        from csnlp.default import load_default
+
+        tagger = load_default().tagger
+    else:
+        tagger = load(path)
+        tagger = getattr(tagger, "tagger", tagger)
+    if tagger is None:
+        raise CsnlpError("this model has no feedback tagger: train one with 'csnlp train --task tag'")
+    return tagger
+
+
+def cmd_tag(args) -> int:
+    tagger = _load_tagger(args.model)
+    progress = _Progress("tagged")
+    out = sys.stdout
+    for good in _good_records(args, out):
+        if not good:
+            continue
+        results = tagger.tag([rec["text"] for _, rec in good])
+        for (lineno, rec), result in zip(good, results):
+            _emit(({"id": rec["id"]} if "id" in rec else {}) | result.to_dict(), out)
+        progress.update(len(good))
+    progress.close()
+    return 0
+
+
 def cmd_demo(args) -> int:
     from csnlp.default import load_default
 
@@ -415,6 +445,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channel", default="app", help="channel of the conversation (default app)")
     p.add_argument("--tier", help="customer tier, e.g. vip")
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("tag", help="complaint categories, evidence, severity and sentiment of each message (JSON lines)",
+                       epilog='examples:\n  csnlp tag "快递员态度太差，包裹还被压坏了"\n  csnlp tag --model models/tagger < feedback.txt',
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", help="tagger or router bundle (default: the embedded default model's tagger)")
+    _add_stream_options(p)
+    p.set_defaults(func=cmd_tag)
 
     p = sub.add_parser("demo", help="route a short scripted conversation with the embedded default model")
     _add_router_options(p)
