@@ -10,6 +10,7 @@ import logging
 import math
 import re
 from collections import Counter
+from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
@@ -109,7 +110,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         if not texts:
             raise InputError("cannot fit on an empty list of texts: pass at least one text per class")
         blocks = self._blocks()
-        grams = {b.name: [b.analyze(t) for t in texts] for b in blocks}
+        grams = {b.name: [Counter(b.analyze(t)) for t in texts] for b in blocks}
         for b in blocks:
             b.fit(grams[b.name], self.min_df, self.max_features)
             if not b.vocabulary:
@@ -130,7 +131,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
 
     def _transform(self, texts: list[str], return_stats: bool = False):
         # the unwrapped hot path (TransformerMixin wraps ``transform`` with output-container handling)
-        grams = {b.name: [b.analyze(t) for t in texts] for b in self.blocks_}
+        grams = {b.name: [Counter(b.analyze(t)) for t in texts] for b in self.blocks_}
         X_, stats = self._matrix(grams, len(texts), return_stats)
         return (X_, stats) if return_stats else X_
 
@@ -208,10 +209,8 @@ class _Block:
             grams.extend(text[i : i + n] for i in range(len(text) - n + 1))
         return grams
 
-    def fit(self, docs: list[list[str]], min_df: int, max_features: int | None) -> None:
-        df = Counter()
-        for grams in docs:
-            df.update(set(grams))
+    def fit(self, docs: list[Counter], min_df: int, max_features: int | None) -> None:
+        df = Counter(chain.from_iterable(docs))  # iterating a Counter yields its keys: document frequency
         kept = [(t, c) for t, c in df.items() if c >= min_df]
         if max_features is not None and len(kept) > max_features:
             kept.sort(key=lambda tc: (-tc[1], tc[0]))  # most frequent first, ties alphabetical
@@ -224,27 +223,30 @@ class _Block:
     def terms(self) -> list[str]:
         return sorted(self.vocabulary, key=self.vocabulary.__getitem__)
 
-    def rows(self, docs: list[list[str]], sublinear_tf: bool, offset: int = 0, with_stats: bool = True):
-        """Per document: (sorted column indices + offset, L2-normalised TF-IDF weights, known share or 0)."""
+    def rows(self, docs: list[Counter], sublinear_tf: bool, offset: int = 0, with_stats: bool = True):
+        """Per document (n-gram counts): (column indices + offset, L2-normalised TF-IDF weights, known share)."""
         # Plain Python floats: a message has tens of n-grams, too few for numpy to pay off per row.
-        vocab, idf = self.vocabulary, self.idf_list
+        get, idf = self.vocabulary.get, self.idf_list
         lo, hi = self.ngram_range
         is_word, log, sqrt = self.name == "word", math.log, math.sqrt
         # words themselves, but character bigrams: nearly every single character is known
         order = lo if is_word else min(max(lo, 2), hi)
-        for grams in docs:
-            counts = Counter(grams)
-            row = sorted((vocab[g], c) for g, c in counts.items() if g in vocab)
+        for counts in docs:
+            cols = list(map(get, counts))
+            pairs = [(j, c) for j, c in zip(cols, counts.values()) if j is not None]
             share = 0.0
             if with_stats:
-                smallest = [g for g in counts if (g.count(" ") + 1 if is_word else len(g)) == order]
-                share = sum(g in vocab for g in smallest) / len(smallest) if smallest else 0.0
-            if not row:
+                smallest = [j for g, j in zip(counts, cols) if (g.count(" ") + 1 if is_word else len(g)) == order]
+                share = sum(j is not None for j in smallest) / len(smallest) if smallest else 0.0
+            if not pairs:
                 yield (), (), share
                 continue
-            w = [((1.0 + log(c)) if sublinear_tf else c) * idf[j] for j, c in row]
+            if sublinear_tf:
+                w = [(1.0 + log(c)) * idf[j] for j, c in pairs]
+            else:
+                w = [c * idf[j] for j, c in pairs]
             norm = sqrt(sum(x * x for x in w))
-            yield [j + offset for j, _ in row], [x / norm for x in w], share
+            yield [j + offset for j, _ in pairs], [x / norm for x in w], share
 
     def set_idf(self, idf: np.ndarray) -> None:
         self.idf = np.asarray(idf, dtype=np.float64)
