@@ -132,12 +132,6 @@ def test_predict_input_file_in_the_wrong_encoding(model_dir, tmp_path, capsys):
     assert [r["intent"] for r in _json_lines(capsys.readouterr().out)] == ["return_goods"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: cli._input_records reads sys.stdin as Python opened it; in a C/POSIX locale (Docker, CI) that "
-    "is UTF-8 with errors='surrogateescape', so GBK input without --encoding is silently turned into garbage "
-    "and predicted with exit 0, while the same bytes from --input fail with a decode error",
-)
 def test_predict_undecodable_stdin_is_an_error(model_dir, tmp_path):
     # In the C/POSIX locale Python opens stdin with errors='surrogateescape'
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONIOENCODING", "PYTHONUTF8")}
@@ -183,11 +177,6 @@ def test_predict_skip_bad_lines_reports_them(model_dir, monkeypatch, capsys):
     assert "line 2" in captured.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: cli._good_records writes the error record of a bad line as soon as it is read, before the "
-    "predictions of the good lines of the same batch, so with --skip-bad-lines the output is not in input order",
-)
 def test_predict_skip_bad_lines_keeps_input_order(model_dir, monkeypatch, capsys):
     stdin = '{"text": "我要退货"}\n{"text": broken\n{"text": "快递到哪里了"}\n'
     monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
@@ -316,11 +305,6 @@ def test_config_that_is_not_json(corpus_jsonl, tmp_path, capsys):
     _assert_one_line_error(capsys.readouterr().err, "train", "not valid JSON")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: IntentClassifier._check_params raises a plain ValueError, which cli.main does not catch: "
-    "'csnlp train --config' with {\"C\": -1} ends in a traceback instead of one error line and exit 1",
-)
 def test_invalid_config_value(corpus_jsonl, tmp_path, capsys):
     config = tmp_path / "c.json"
     config.write_text('{"C": -1}', encoding="utf-8")
@@ -328,11 +312,6 @@ def test_invalid_config_value(corpus_jsonl, tmp_path, capsys):
     _assert_one_line_error(capsys.readouterr().err, "train", "C must be a positive number")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: training.read_config lets yaml.YAMLError escape (only JSON errors become InputError), so "
-    "'csnlp train --config broken.yml' ends in a traceback instead of one error line and exit 1",
-)
 def test_config_that_is_not_yaml(corpus_jsonl, tmp_path, capsys):
     config = tmp_path / "c.yml"
     config.write_text("C: [1.0,\n", encoding="utf-8")
@@ -340,11 +319,6 @@ def test_config_that_is_not_yaml(corpus_jsonl, tmp_path, capsys):
     _assert_one_line_error(capsys.readouterr().err, "train", "c.yml")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: 'csnlp predict --top 0' reaches IntentClassifier.top_k, whose ValueError cli.main does not "
-    "catch: a traceback instead of a usage error (exit 2) or one error line (exit 1)",
-)
 def test_predict_top_zero_is_a_usage_error(model_dir, capsys):
     try:
         code = main(["predict", "--model", str(model_dir), "--top", "0", "我要退货"])

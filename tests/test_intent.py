@@ -340,13 +340,6 @@ def test_other_settings_fit_predict_and_round_trip(intent_texts, intent_labels, 
     np.testing.assert_array_equal(loaded.predict_proba(probe), proba)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="bug: IntentClassifier._calibrate fits the fold models on integer class indices (y_idx), so a "
-    "class_weight dict keyed by intent names (documented: 'balanced', dict or None) fails inside "
-    "scikit-learn with 'The classes, [0, 1, ...], are not in class_weight' whenever calibration_folds > 0",
-)
 def test_class_weight_dict_with_calibration(intent_texts, intent_labels):
     clf = IntentClassifier(class_weight={"refund": 2.0, "complaint": 3.0}).fit(intent_texts, intent_labels)
     assert clf.predict(["退款还没到账"]).tolist() == ["refund"]
@@ -364,13 +357,6 @@ def test_same_random_state_gives_identical_probabilities(intent_texts, intent_la
     np.testing.assert_array_equal(a.predict_proba(texts), b.predict_proba(texts))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="bug: _validation.check_labels turns every label into str, so classes_ and predict() are str "
-    "even when y is int; ClassifierMixin.score (and so cross_val_score/GridSearchCV) then fails with "
-    "'Mix of label input types (string and number)'",
-)
 def test_integer_labels_keep_their_type(intent_texts, intent_labels):
     classes = sorted(set(intent_labels))
     y = [classes.index(label) for label in intent_labels]

@@ -234,12 +234,6 @@ def test_unusable_cache_dir_still_works(tmp_path):
     assert result.stderr == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: tokenizer._QuietJieba only raises jieba's logger to ERROR, so jieba's "
-    "'Dump cache file failed.' traceback (logged at ERROR) reaches stderr when the cache "
-    "directory passes os.access() but cannot be written (root on a read-only mount, NFS root_squash, ACLs)",
-)
 def test_unwritable_cache_dir_that_passes_access_check_is_silent(tmp_path):
     # Simulates a directory that os.access() reports writable but where creating a file fails (EROFS),
     # which is what root sees on some read-only or network file systems.

@@ -40,8 +40,12 @@ def check_texts(X, name: str = "X") -> list[str]:
     return texts
 
 
-def check_labels(y, n: int, name: str = "y") -> list[str]:
-    """Labels as a list of str of length ``n``; refuses missing or non-scalar labels."""
+def check_labels(y, n: int, name: str = "y") -> list:
+    """Labels as a list of length ``n``: all int when every label is an int, else all str.
+
+    Refuses missing or non-scalar labels. Keeping int labels int lets ``score`` and cross-validation compare
+    predictions with ``y``; anything else becomes str (model bundles store labels as JSON).
+    """
     if isinstance(y, str):
         raise InputError(f"expected one label per text, got a single str for {name}: pass a list")
     if y is None:
@@ -55,8 +59,11 @@ def check_labels(y, n: int, name: str = "y") -> list[str]:
             raise InputError(f"{name}[{i}] is missing: every text needs a label")
         if isinstance(label, (list, tuple, set, dict, bytes)):
             raise InputError(f"{name}[{i}] must be a single label, got {type(label).__name__}")
-        label = str(label).strip()
+        out.append(label)
+    if out and all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in out):
+        return [int(v) for v in out]
+    out = [str(v).strip() for v in out]
+    for i, label in enumerate(out):
         if not label:
             raise InputError(f"{name}[{i}] is an empty label")
-        out.append(label)
     return out

@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a user error (one readable line on stderr; the tracebac
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import sys
@@ -69,9 +70,9 @@ def _input_records(args) -> Iterator[tuple[int, dict | Exception]]:
         with open(args.input, encoding=args.encoding or "utf-8-sig") as fh:
             yield from iter_text_records(fh, args.input)
         return
-    stream = sys.stdin
-    if args.encoding:
-        stream = open(sys.stdin.fileno(), encoding=args.encoding, closefd=False)
+    # decode stdin strictly ourselves: Python's own stdin may be set to replace or escape undecodable bytes
+    buffer = getattr(sys.stdin, "buffer", None)
+    stream = sys.stdin if buffer is None else io.TextIOWrapper(buffer, encoding=args.encoding or "utf-8-sig")
     yield from iter_text_records(stream, "<stdin>")
 
 
@@ -86,19 +87,29 @@ def _batched(records: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def _good_records(args, out) -> Iterator[list[tuple[int, dict]]]:
-    """Batches of good input records; bad lines are reported (error record on stdout) or fatal."""
+def _stream(args, label: str, process) -> int:
+    """Read records in batches, ``process(good_records) -> list of dicts``, write one JSON line per input line
+    in input order. A bad line is fatal, or with --skip-bad-lines an ``{"line", "error"}`` record."""
+    progress = _Progress(label)
+    out = sys.stdout
+    skipped = 0
     for batch in _batched(_input_records(args), args.batch_size):
-        good = []
+        good = [(lineno, rec) for lineno, rec in batch if not isinstance(rec, Exception)]
+        results = iter(process(good) if good else [])
         for lineno, rec in batch:
             if isinstance(rec, Exception):
                 if not args.skip_bad_lines:
                     raise rec
-                logger.warning("%s", rec)
+                skipped += 1
+                logger.warning("skipped: %s", rec)
                 _emit({"line": lineno, "error": str(rec)}, out)
-                continue
-            good.append((lineno, rec))
-        yield good
+            else:
+                _emit(({"id": rec["id"]} if "id" in rec else {}) | next(results), out)
+        progress.update(len(batch))
+    progress.close()
+    if skipped:
+        print(f"skipped {skipped} bad line(s)", file=sys.stderr)
+    return 0
 
 
 # -- sub-commands -------------------------------------------------------------------------------------------
@@ -198,20 +209,18 @@ def _print_table(report: dict, key: str, out) -> None:
 
 def cmd_predict(args) -> int:
     model = _load_intent_model(args.model)
-    progress = _Progress("predicted")
-    out = sys.stdout
-    for good in _good_records(args, out):
-        if not good:
-            continue
+
+    def process(good):
         preds = model.predictions([rec["text"] for _, rec in good], k=args.top)
-        for (lineno, rec), pred in zip(good, preds):
-            row = {"text": rec["text"]} | ({"id": rec["id"]} if "id" in rec else {}) | pred.to_dict()
+        rows = []
+        for (_, rec), pred in zip(good, preds):
+            row = {"text": rec["text"]} | pred.to_dict()
             if not row["truncated"]:
                 del row["truncated"]
-            _emit(row, out)
-        progress.update(len(good))
-    progress.close()
-    return 0
+            rows.append(row)
+        return rows
+
+    return _stream(args, "predicted", process)
 
 
 def _load_router(args):
@@ -241,20 +250,14 @@ _CONTEXT_KEYS = ("failures", "previous", "tier", "channel")
 
 def cmd_route(args) -> int:
     router = _load_router(args)
-    progress = _Progress("routed")
-    out = sys.stdout
-    for good in _good_records(args, out):
-        if not good:
-            continue
+
+    def process(good):
         contexts = [{k: rec[k] for k in _CONTEXT_KEYS if k in rec} or None for _, rec in good]
         if args.channel:
-            contexts = [(c or {}) | {"channel": c.get("channel", args.channel) if c else args.channel} for c in contexts]
-        decisions = router.route_many([rec["text"] for _, rec in good], contexts)
-        for (lineno, rec), decision in zip(good, decisions):
-            _emit(({"id": rec["id"]} if "id" in rec else {}) | decision.to_dict(), out)
-        progress.update(len(good))
-    progress.close()
-    return 0
+            contexts = [{"channel": args.channel} | (c or {}) for c in contexts]
+        return [d.to_dict() for d in router.route_many([rec["text"] for _, rec in good], contexts)]
+
+    return _stream(args, "routed", process)
 
 
 def format_decision(decision) -> str:
@@ -326,17 +329,7 @@ def _load_tagger(path):
 
 def cmd_tag(args) -> int:
     tagger = _load_tagger(args.model)
-    progress = _Progress("tagged")
-    out = sys.stdout
-    for good in _good_records(args, out):
-        if not good:
-            continue
-        results = tagger.tag([rec["text"] for _, rec in good])
-        for (lineno, rec), result in zip(good, results):
-            _emit(({"id": rec["id"]} if "id" in rec else {}) | result.to_dict(), out)
-        progress.update(len(good))
-    progress.close()
-    return 0
+    return _stream(args, "tagged", lambda good: [r.to_dict() for r in tagger.tag([rec["text"] for _, rec in good])])
 
 
 def cmd_demo(args) -> int:
@@ -370,6 +363,16 @@ def cmd_tune(args) -> int:
 
 
 # -- parser -------------------------------------------------------------------------------------------------
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
 def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["jsonl", "csv", "tsv", "rasa"], help="data format (default: from the file name)")
     p.add_argument("--encoding", help="file encoding (default: UTF-8, or GB18030 when the file is not UTF-8)")
@@ -381,7 +384,7 @@ def _add_stream_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", "-i", help="file of messages (plain lines or JSONL with 'text'); default stdin")
     p.add_argument("--encoding", help="input encoding (default UTF-8)")
     p.add_argument("--skip-bad-lines", action="store_true", help="report bad JSONL lines and go on")
-    p.add_argument("--batch-size", type=int, default=512, help=argparse.SUPPRESS)
+    p.add_argument("--batch-size", type=_positive_int, default=512, help=argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -426,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog='examples:\n  csnlp predict "我要退货"\n  csnlp predict --model m < messages.txt',
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="model bundle (default: the embedded default model)")
-    p.add_argument("--top", type=int, default=3, help="how many best intents to list (default 3)")
+    p.add_argument("--top", type=_positive_int, default=3, help="how many best intents to list (default 3)")
     _add_stream_options(p)
     p.set_defaults(func=cmd_predict)
 
@@ -504,7 +507,13 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = lambda msg, cat, *a, **k: print(f"warning: {msg}", file=sys.stderr)
         try:
             return args.func(args)
-        except (CsnlpError, FileNotFoundError, IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            if args.verbose:
+                logger.exception("failed")
+            print(f"csnlp {args.command}: error: input cannot be decoded as {exc.encoding} ({exc.reason} at byte "
+                  f"{exc.start}): pass its encoding, e.g. --encoding gbk", file=sys.stderr)
+            return 1
+        except (CsnlpError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
             if args.verbose:
                 logger.exception("failed")
             print(f"csnlp {args.command}: error: {exc}", file=sys.stderr)

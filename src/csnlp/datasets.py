@@ -85,11 +85,16 @@ def data_fingerprint(texts, labels) -> str:
 
 
 def detect_encoding(path: str | os.PathLike, sample_bytes: int = 1 << 20) -> str:
-    """``"utf-8-sig"`` when the start of the file decodes as UTF-8, else ``"gb18030"``."""
+    """``"utf-8-sig"`` when the file (its first ``sample_bytes``) decodes as UTF-8, else ``"gb18030"``.
+
+    A file whose first MiB is UTF-8 but which holds GBK bytes further on is read as UTF-8 and then fails
+    with a decoding error that names the fix (``encoding="gbk"``).
+    """
     with open(path, "rb") as fh:
         raw = fh.read(sample_bytes)
-    # a multi-byte character may be cut at the end of the sample
-    for cut in range(4):
+        truncated = bool(fh.read(1))
+    # a multi-byte character may be cut at the end of the sample (only when the sample is not the whole file)
+    for cut in range(4 if truncated else 1):
         try:
             raw[: len(raw) - cut].decode("utf-8")
             return "utf-8-sig"
@@ -159,6 +164,8 @@ def _records_jsonl(path: Path, encoding: str | None) -> Iterator[tuple[int, dict
     try:
         with _open_text(path, encoding) as fh:
             for lineno, line in enumerate(fh, 1):
+                if lineno == 1:
+                    line = line.lstrip("\ufeff")  # a BOM even when the caller named plain utf-8
                 if not line.strip():
                     continue
                 try:
@@ -336,14 +343,19 @@ def load_dataset(
     labels: list = []
     bad: list[tuple[int, str]] = []
     keys = None
+    per_record = fmt != "csv" and fmt != "tsv"  # JSON records may each name their fields differently
     for lineno, rec in records:
         if isinstance(rec, dict) and keys is None:
-            keys = _resolve_keys(path, list(rec), multi_label)  # a wrong header is fatal, not a bad line
-            multi_label = keys[3]
+            if multi_label is None:
+                multi_label = _pick(list(rec), LABELS_COLUMNS) is not None
+            if not per_record:
+                keys = _resolve_keys(path, list(rec), multi_label)  # a wrong header is fatal, not a bad line
         try:
             if isinstance(rec, Exception):
                 raise rec
-            text, value = _parse_record(rec, keys, f"{path} line {lineno}")
+            where = f"{path} line {lineno}"
+            rec_keys = _resolve_keys(where, list(rec), multi_label, record=True) if per_record else keys
+            text, value = _parse_record(rec, rec_keys, where)
         except DataFormatError as exc:
             if not skip_bad_lines:
                 raise
@@ -363,12 +375,14 @@ def load_dataset(
     return ds
 
 
-def _resolve_keys(path: Path, keys: list[str], multi_label: bool | None):
+def _resolve_keys(path, keys: list[str], multi_label: bool, record: bool = False):
     text_key = _pick(keys, TEXT_COLUMNS)
     label_key = _pick(keys, LABEL_COLUMNS)
     labels_key = _pick(keys, LABELS_COLUMNS)
-    if multi_label is None:
-        multi_label = labels_key is not None
+    if record and text_key is None:
+        raise DataFormatError(f'{path}: "text" is missing')
+    if record and label_key is None and labels_key is None:
+        raise DataFormatError(f'{path}: "{"labels" if multi_label else "label"}" is missing')
     if text_key is None:
         raise DataFormatError(f"{path}: no text column among {keys}: name it 'text' (or one of {TEXT_COLUMNS[:5]})")
     if label_key is None and labels_key is None:

@@ -194,7 +194,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         labels = check_labels(y, len(texts))
         if not texts:
             raise InputError("cannot fit on an empty list of texts")
-        classes, y_idx = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
+        classes, y_idx = np.unique(np.asarray(labels), return_inverse=True)
         if len(classes) < 2:
             raise InputError(f"need at least 2 different intents to train, got only {list(classes)}")
         pre = preprocess_texts(texts, self.max_length)
@@ -204,7 +204,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         y_arr = classes[y_idx]
         for model in models:
             model.fit(A, y_arr)
-        self.classes_ = classes.astype(str)
+        self.classes_ = classes
         self.features_ = features
         self.coefs_ = []
         self.intercepts_ = []
@@ -219,24 +219,24 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
             full_coef[scores_index], full_int[scores_index] = coef, intercept
             self.coefs_.append(full_coef.astype(np.float32))
             self.intercepts_.append(full_int)
-        self.temperatures_, self.weights_ = self._calibrate(A, y_idx, len(classes), len(texts))
+        self.temperatures_, self.weights_ = self._calibrate(A, y_idx, classes, len(texts))
         return self
 
-    def _calibrate(self, A, y_idx: np.ndarray, n_classes: int, n_samples: int) -> tuple[list[float], list[float]]:
+    def _calibrate(self, A, y_idx: np.ndarray, classes: np.ndarray, n_samples: int) -> tuple[list[float], list[float]]:
         """Temperatures per model and ensemble weights, both fitted on out-of-fold scores (log-loss)."""
+        n_classes = len(classes)
         n_models = len(self.coefs_)
         folds = min(self.calibration_folds, n_samples)
         if folds < 2:
             return [1.0] * n_models, [1.0 / n_models] * n_models
         oof = [np.zeros((n_samples, n_classes)) for _ in range(n_models)]
         splitter = KFold(n_splits=folds, shuffle=True, random_state=self.random_state)
-        classes = np.arange(n_classes)
         for train, test in splitter.split(A):
-            fold_classes = np.unique(y_idx[train])
-            if len(fold_classes) < 2:
+            if len(np.unique(y_idx[train])) < 2:
                 continue
             for m, model in enumerate(self._new_models(n_samples)):
-                model.fit(A[train], y_idx[train])
+                # the real labels, not their indices: a class_weight dict is keyed by them
+                model.fit(A[train], classes[y_idx[train]])
                 oof[m][test] = self._scores(model, A[test], np.searchsorted(classes, model.classes_), n_classes)
         temperatures = [_fit_temperature(scores, y_idx) for scores in oof]
         probas = [softmax(scores / t, axis=1) for scores, t in zip(oof, temperatures)]
@@ -356,7 +356,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         vocab, arrays = self.features_._to_state()
         state = {
-            "classes": [str(c) for c in self.classes_],
+            "classes": self.classes_.tolist(),
             "temperatures": self.temperatures_,
             "weights": self.weights_,
             "vocabulary": vocab,
@@ -372,7 +372,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         self.features_ = TextFeatures._from_state(
             {k: params[k] for k in _FEATURE_PARAMS} | {"preprocessed": True}, state["vocabulary"], arrays
         )
-        self.classes_ = np.asarray(state["classes"], dtype=str)
+        self.classes_ = np.asarray(state["classes"])
         self.temperatures_ = [float(t) for t in state["temperatures"]]
         self.weights_ = [float(w) for w in state["weights"]]
         n = len(self.temperatures_)

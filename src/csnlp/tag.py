@@ -43,6 +43,7 @@ from csnlp.exceptions import InputError, NotFittedError
 from csnlp.features import TextFeatures, preprocess_texts
 from csnlp.intent import IntentClassifier
 from csnlp.text import mask, normalize
+from csnlp.tokenizer import JiebaTokenizer
 
 __all__ = [
     "FeedbackTagger",
@@ -236,10 +237,11 @@ def escalation_signals(text: str) -> dict[str, list[str]]:
 
 
 def sentiment_from_labels(labels: Iterable[str]) -> str:
-    """Sentiment derived from categories: praise only -> positive, other (or none) -> neutral, else negative.
+    """Sentiment derived from categories: praise only -> positive, other only (or none) -> neutral, else negative.
 
-    Uses :data:`POSITIVE_LABELS` and :data:`NEUTRAL_LABELS`. Any complaint category, alone or mixed with
-    praise, makes the text negative: a complaint needs an answer even when it is polite.
+    Uses :data:`POSITIVE_LABELS` and :data:`NEUTRAL_LABELS` (praise together with other counts as praise).
+    Any other category, alone or mixed with praise, makes the text negative: a complaint needs an answer
+    even when it is polite. This is also what a feature request gets: it asks for a change.
 
     Examples
     --------
@@ -249,8 +251,6 @@ def sentiment_from_labels(labels: Iterable[str]) -> str:
     labels = set(labels)
     if not labels or labels <= set(NEUTRAL_LABELS):
         return "neutral"
-    if labels <= set(POSITIVE_LABELS):
-        return "positive"
     if labels <= set(POSITIVE_LABELS) | set(NEUTRAL_LABELS):
         return "positive"
     return "negative"
@@ -456,6 +456,26 @@ def _best_f1_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
     return float(np.clip((upper + lower) / 2, 1e-6, 1 - 1e-6))
 
 
+#: Evidence phrases weaker than this share of the strongest one are not shown.
+_EVIDENCE_MIN_SHARE = 0.25
+
+
+def _decide(proba: np.ndarray, thresholds: np.ndarray, fill_empty: bool) -> np.ndarray:
+    """Boolean (n, n_labels) decisions: scores at or above their thresholds, plus the best one for empty rows."""
+    decided = proba >= thresholds
+    if fill_empty and len(proba):
+        empty = ~decided.any(axis=1)
+        best = np.argmax(proba / thresholds, axis=1)
+        decided[np.flatnonzero(empty), best[empty]] = True
+    return decided
+
+
+def _micro_f1(truth: np.ndarray, decided: np.ndarray) -> float:
+    tp = float((truth & decided).sum())
+    total = float(truth.sum() + decided.sum())
+    return 2 * tp / total if total else 0.0
+
+
 def sentiment_classifier(*, random_state: int | None = 0, **feature_params) -> IntentClassifier:
     """The (unfitted) text classifier that :class:`FeedbackTagger` trains on a ``sentiment`` field.
 
@@ -509,8 +529,9 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
     intercept_ : ndarray of shape (n_classes,)
     thresholds_ : ndarray of shape (n_classes,)
         Per-category decision thresholds on :meth:`predict_proba`.
-    allow_empty_ : bool
-        Whether :meth:`predict` may return no category (see there).
+    fill_empty_ : bool
+        Whether :meth:`predict` gives the best category to texts where no category reaches its threshold
+        (chosen on out-of-fold scores, see :meth:`predict`).
     sentiment_ : IntentClassifier or None
         The sentiment classifier, when ``fit`` was given sentiment values.
 
@@ -630,7 +651,7 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         features = TextFeatures(**{k: getattr(self, k) for k in _FEATURE_PARAMS}, preprocessed=True)
         A = features.fit_transform(pre)
         coef, intercept = self._fit_all(A, Ymat)
-        thresholds = self._tune_thresholds(A, Ymat)
+        thresholds, fill_empty = self._tune_thresholds(A, Ymat)
 
         sentiment_model = None
         if sentiments is not None:
@@ -649,7 +670,7 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         self.coef_ = coef
         self.intercept_ = intercept
         self.thresholds_ = thresholds
-        self.allow_empty_ = bool((~Ymat.any(axis=1)).any())
+        self.fill_empty_ = fill_empty
         self.sentiment_ = sentiment_model
         logger.info(
             "fitted FeedbackTagger on %d texts, %d categories, %d features in %.1f s",
@@ -669,11 +690,16 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
             oof[test] = expit(np.asarray(A[test] @ coef.T, dtype=np.float64) + intercept)
         return oof
 
-    def _tune_thresholds(self, A, Ymat: np.ndarray) -> np.ndarray:
+    def _tune_thresholds(self, A, Ymat: np.ndarray) -> tuple[np.ndarray, bool]:
+        """Per-category F1-optimal thresholds and the empty-prediction rule, both from out-of-fold scores."""
         oof = self._oof_scores(A, Ymat)
         if oof is None:
-            return np.full(Ymat.shape[1], 0.5)
-        return np.array([_best_f1_threshold(oof[:, j], Ymat[:, j]) for j in range(Ymat.shape[1])])
+            return np.full(Ymat.shape[1], 0.5), bool(Ymat.any(axis=1).all())
+        thresholds = np.array([_best_f1_threshold(oof[:, j], Ymat[:, j]) for j in range(Ymat.shape[1])])
+        plain = _micro_f1(Ymat, _decide(oof, thresholds, fill_empty=False))
+        filled = _micro_f1(Ymat, _decide(oof, thresholds, fill_empty=True))
+        logger.debug("out-of-fold micro-F1 %.4f leaving texts empty, %.4f filling them", plain, filled)
+        return thresholds, bool(filled > plain)
 
     # -- prediction ----------------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -703,11 +729,10 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
             return np.log(p) - np.log1p(-p)
 
     def _labels_from_proba(self, proba: np.ndarray) -> list[list[str]]:
+        decided = _decide(proba, self.thresholds_, self.fill_empty_)
         out = []
-        for row in proba:
-            chosen = np.flatnonzero(row >= self.thresholds_)
-            if len(chosen) == 0 and not self.allow_empty_:
-                chosen = np.array([int(np.argmax(row - self.thresholds_))])
+        for row, keep in zip(proba, decided):
+            chosen = np.flatnonzero(keep)
             chosen = chosen[np.argsort(-row[chosen], kind="stable")]
             out.append([str(self.classes_[j]) for j in chosen])
         return out
@@ -715,10 +740,12 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
     def predict(self, X) -> list[list[str]]:
         """The categories of each text: those whose score reaches its threshold, highest score first.
 
-        When no category reaches its threshold: if every training text had at least one category (the usual
-        case; the default taxonomy has ``other`` for the rest), the category closest to its threshold is
-        returned, so that every text gets a category; if the training data had texts with no category
-        (``[]``), an empty list is returned.
+        When no category reaches its threshold, the rule chosen at fit time applies (``fill_empty_``): either
+        the list stays empty, or the one category whose score is the largest fraction of its threshold is
+        returned. ``fit`` picks whichever gives the higher micro-F1 on the out-of-fold scores of the training
+        data: on short messages with an ``other`` category (the default taxonomy) a weak best guess is more
+        often wrong than right and texts stay empty; on long texts that always have a topic (car reviews)
+        the best guess pays.
         """
         self._check_fitted()
         return self._labels_from_proba(self.predict_proba(X))
@@ -743,30 +770,69 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         truth = _check_label_lists(Y, len(texts))
         return evaluate_tags(truth, self.predict(texts), [str(c) for c in self.classes_])["micro_f1"]
 
-    def _evidence(self, row, j: int, norm_text: str, k: int) -> list[str]:
+    def _evidence_tokenizer(self) -> JiebaTokenizer:
+        # the same settings as the word features' tokenizer (tokenizers share one jieba dictionary)
+        return JiebaTokenizer(user_words=self.user_words, stop_words=self.stop_words, hmm=self.hmm)
+
+    @staticmethod
+    def _token_spans(tokenizer: JiebaTokenizer, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, token) of the tokens the word features see (no white space, no stop words)."""
+        kept = set(tokenizer(text))
+        spans, pos = [], 0
+        for token in tokenizer.tokenize(text):
+            if token in kept and not token.isspace():
+                spans.append((pos, pos + len(token), token))
+            pos += len(token)
+        return spans
+
+    def _evidence(self, row, j: int, masked: str, norm: str, tokens, token_index, k: int) -> list[str]:
+        """The words of ``masked`` that raised category ``j`` most, adjacent ones joined, strongest first.
+
+        Every feature of the text adds its contribution (tf-idf value x coefficient, negative ones too) to the
+        characters it covers (all occurrences share it); a word's weight is the sum over its characters, so
+        a character n-gram that crosses words credits each word for its part. The strongest positive words
+        are kept, runs of adjacent ones are joined into one phrase, phrases weaker than a quarter of the
+        strongest are dropped, and each phrase is checked to occur in the normalised text (placeholders such
+        as ``<PHONE>`` are never evidence).
+        """
+        weight = np.zeros(len(masked) + 1)
         contrib = row.data * self.coef_[j, row.indices]
-        weight: dict[str, float] = {}
         for col, value in zip(row.indices, contrib):
-            if value <= 0:
+            kind, _, term = str(self.feature_names_[col]).partition(":")
+            if kind == "word":
+                starts = token_index.get(tuple(term.split(" ")), ())
+                n = term.count(" ") + 1
+                spans = [(tokens[i][0], tokens[i + n - 1][1]) for i in starts]
+            else:
+                spans = [(m.start(), m.start() + len(term)) for m in re.finditer("(?=" + re.escape(term) + ")", masked)]
+            if not spans:
                 continue
-            name = str(self.feature_names_[col])
-            kind, _, term = name.partition(":")
-            # sklearn joins word n-grams with a space; the text itself may or may not have one there
-            candidates = (term.replace(" ", ""), term) if kind == "word" else (term,)
-            if kind == "char" and len(term) == 1:
-                continue  # a lone character is evidence only when jieba cut it as a word (退, 慢)
-            shown = next((c for c in candidates if c.strip() and c in norm_text), None)
-            if shown is None or not shown.replace(" ", "").isalnum():
-                continue  # placeholders (<PHONE>) and n-grams across punctuation explain nothing
-            weight[shown] = weight.get(shown, 0.0) + float(value)
-        chosen: list[str] = []
-        for term in sorted(weight, key=lambda t: (-weight[t], t)):
-            if any(term in c for c in chosen):
-                continue
-            chosen.append(term)
-            if len(chosen) == k:
-                break
-        return chosen
+            share = float(value) / len(spans)
+            for s, e in spans:
+                weight[s:e] += share / (e - s)
+        scored = []
+        for t, (s, e, token) in enumerate(tokens):
+            w = float(weight[s:e].sum())
+            if w > 0 and token.isalnum():
+                scored.append((w, t))
+        keep = sorted(t for _, t in sorted(scored, reverse=True)[: 2 * k])
+        phrases: list[tuple[float, str]] = []
+        run: list[int] = []
+        for t in keep + [None]:
+            if run and (t is None or t != run[-1] + 1 or tokens[t][0] != tokens[run[-1]][1]):
+                phrase = masked[tokens[run[0]][0] : tokens[run[-1]][1]]
+                if phrase in norm:
+                    phrases.append((float(weight[tokens[run[0]][0] : tokens[run[-1]][1]].sum()), phrase))
+                run = []
+            if t is not None:
+                run.append(t)
+        out: list[str] = []
+        phrases.sort(key=lambda p: (-p[0], p[1]))
+        for w, phrase in phrases:
+            # weak tails (的, 了 picked up by a neighbouring n-gram) explain little: keep phrases of real weight
+            if phrase not in out and w >= _EVIDENCE_MIN_SHARE * phrases[0][0]:
+                out.append(phrase)
+        return out[:k]
 
     def tag(self, texts, *, n_evidence: int = 3) -> list[TagResult]:
         """Categories, scores, evidence, severity and sentiment of each message.
@@ -800,7 +866,8 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         texts = check_texts(texts)
         if not texts:
             return []
-        A = self.features_.transform(preprocess_texts(texts, self.max_length))
+        pre = preprocess_texts(texts, self.max_length)
+        A = self.features_.transform(pre)
         proba = self._proba_from_features(A)
         label_lists = self._labels_from_proba(proba)
         if self.sentiment_ is not None:
@@ -808,12 +875,22 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         else:
             sentiments = [sentiment_from_labels(labels) for labels in label_lists]
         index = {c: j for j, c in enumerate(self.classes_)}
+        tokenizer = self._evidence_tokenizer()
+        word_range = tuple(self.word_ngram_range) if self.word_ngram_range is not None else (1, 1)
         results = []
         for i, (text, labels, sentiment) in enumerate(zip(texts, label_lists, sentiments)):
             cut = text[: self.max_length]
             norm = normalize(cut)
-            row = A.getrow(i)
-            evidence = {c: self._evidence(row, index[c], norm, n_evidence) if n_evidence else [] for c in labels}
+            evidence: dict[str, list[str]] = {c: [] for c in labels}
+            if n_evidence and labels:
+                row = A.getrow(i)
+                tokens = self._token_spans(tokenizer, pre[i])
+                token_index: dict[tuple[str, ...], list[int]] = {}
+                for n in range(word_range[0], word_range[1] + 1):
+                    for t in range(len(tokens) - n + 1):
+                        token_index.setdefault(tuple(tok for _, _, tok in tokens[t : t + n]), []).append(t)
+                for c in labels:
+                    evidence[c] = self._evidence(row, index[c], pre[i], norm, tokens, token_index, n_evidence)
             signals = escalation_signals(cut)
             results.append(
                 TagResult(
@@ -839,7 +916,7 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         state = {
             "classes": [str(c) for c in self.classes_],
             "vocabulary": vocab,
-            "allow_empty": bool(self.allow_empty_),
+            "fill_empty": bool(self.fill_empty_),
             "sentiment": None,
         }
         if self.sentiment_ is not None:
@@ -860,7 +937,7 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         self.coef_ = arrays["coef"]
         self.intercept_ = arrays["intercept"]
         self.thresholds_ = arrays["thresholds"]
-        self.allow_empty_ = bool(state["allow_empty"])
+        self.fill_empty_ = bool(state["fill_empty"])
         self.sentiment_ = None
         if state.get("sentiment"):
             prefix = "sentiment__"

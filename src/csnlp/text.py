@@ -54,7 +54,10 @@ _ZWJ = "\u200d"
 
 
 def _char_class(predicate) -> str:
-    chars = [chr(c) for c in range(sys.maxunicode + 1) if predicate(chr(c))]
+    # Planes 0-1 and 14 hold every control, format and surrogate code point; scanning only them keeps
+    # import fast (the other planes are letters, ideographs and private use).
+    codepoints = [*range(0x20000), *range(0xE0000, 0xE1000)]
+    chars = [chr(c) for c in codepoints if predicate(chr(c))]
     return "".join(re.escape(c) for c in chars)
 
 

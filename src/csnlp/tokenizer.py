@@ -56,12 +56,13 @@ def cache_dir() -> Path:
 
 
 class _QuietJieba:
-    """Raise jieba's logger level while it builds a dictionary: its start-up lines go to stderr."""
+    """Silence jieba's logger while it builds a dictionary: its start-up lines (and, with an unwritable cache
+    directory, a 'Dump cache file failed' traceback) would go to stderr. The dictionary still works."""
 
     def __enter__(self):
         self.logger = logging.getLogger("jieba")
         self.level = self.logger.level
-        self.logger.setLevel(logging.ERROR)
+        self.logger.setLevel(logging.CRITICAL + 1)
 
     def __exit__(self, *exc):
         self.logger.setLevel(self.level)

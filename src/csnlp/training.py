@@ -27,7 +27,12 @@ def read_config(path: str | os.PathLike | None) -> dict:
     if path.suffix.lower() in (".yml", ".yaml"):
         import yaml
 
-        config = yaml.safe_load(text) or {}
+        try:
+            config = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise InputError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', None) or 'syntax error'})") from None
     else:
         try:
             config = json.loads(text)
@@ -49,7 +54,12 @@ def _make_classifier(config: dict, seed: int | None) -> IntentClassifier:
     for key in ("word_ngram_range", "char_ngram_range"):
         if isinstance(params.get(key), list):
             params[key] = tuple(params[key])
-    return IntentClassifier(**params)
+    clf = IntentClassifier(**params)
+    try:
+        clf._check_params()
+    except ValueError as exc:
+        raise InputError(f"bad parameter in the config: {exc}") from None
+    return clf
 
 
 def train_intent_classifier(
