@@ -83,7 +83,8 @@ def build_default(files: dict[str, bytes] | None = None):
     # One global threshold from the out-of-fold probabilities the classifier computed for its calibration
     # (no extra fits). Per-intent thresholds on ~80 examples an intent were too noisy to trust.
     result = tune_thresholds(
-        classifier.oof_proba_, classifier.classes_, labels, target_precision=DEFAULT_TARGET_PRECISION,
+        classifier.oof_proba_, classifier.classes_, [labels[i] for i in classifier.oof_index_],
+        target_precision=DEFAULT_TARGET_PRECISION,
         per_intent=False, out_of_scope_intents=policy.out_of_scope_intents,
         source="3-fold out-of-fold predictions on the packaged intent corpus",
     )

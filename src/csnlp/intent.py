@@ -17,7 +17,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold
+from sklearn.model_selection import KFold, train_test_split
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
@@ -77,14 +77,16 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     word_ngram_range, char_ngram_range, min_df, max_features, sublinear_tf, user_words, stop_words, hmm
-        Feature settings, see :class:`~csnlp.features.TextFeatures`.
+        Feature settings, see :class:`~csnlp.features.TextFeatures`. ``min_df=None`` (default) keeps every
+        n-gram on small data and drops those seen in only one text on large data (see below).
     C : float, default 0.5
         Inverse regularisation strength of the linear SVM.
     C_logistic : float, default 20.0
         Inverse regularisation strength of the logistic regression of the ensemble.
     ensemble_max_samples : int, default 20000
-        Add the logistic regression when there are at most this many training texts (it is the slower
-        half; on large data the SVM alone is as accurate). 0 switches it off.
+        Up to this many training texts, the logistic regression joins the SVM and calibration uses
+        ``calibration_folds`` folds. Beyond it (large data: the slower half adds little there) the SVM works
+        alone, calibration uses one 80/20 split, and ``min_df=None`` means 2, which keeps the model small.
     class_weight : "balanced", dict or None, default "balanced"
         Weights of the classes in the loss; "balanced" keeps rare intents from being swallowed.
     calibration_folds : int, default 3
@@ -103,9 +105,9 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
     temperatures_ : list of float
     weights_ : list of float
         Ensemble weight of each model, fitted on out-of-fold log-loss.
-    oof_proba_ : ndarray (n_samples, n_classes)
-        Out-of-fold calibrated probabilities of the training texts (after ``fit`` only; not saved). Used to
-        tune routing thresholds without extra fits.
+    oof_proba_ : ndarray (len(oof_index_), n_classes)
+        Out-of-fold calibrated probabilities of the training texts at ``oof_index_`` (all of them on small
+        data; after ``fit`` only, not saved). Used to tune routing thresholds without extra fits.
 
     Examples
     --------
@@ -120,7 +122,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         *,
         word_ngram_range: tuple[int, int] | None = (1, 2),
         char_ngram_range: tuple[int, int] | None = (1, 3),
-        min_df: int = 1,
+        min_df: int | None = None,
         max_features: int | None = None,
         sublinear_tf: bool = True,
         user_words=None,
@@ -198,7 +200,10 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise InputError(f"need at least 2 different intents to train, got only {list(classes)}")
         pre = preprocess_texts(texts, self.max_length)
-        features = TextFeatures(**{k: getattr(self, k) for k in _FEATURE_PARAMS}, preprocessed=True)
+        feature_params = {k: getattr(self, k) for k in _FEATURE_PARAMS}
+        if feature_params["min_df"] is None:
+            feature_params["min_df"] = 1 if len(texts) <= self.ensemble_max_samples else 2
+        features = TextFeatures(**feature_params, preprocessed=True)
         A = features.fit_transform(pre)
         models = self._new_models(len(texts))
         y_arr = classes[y_idx]
@@ -229,15 +234,28 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         folds = min(self.calibration_folds, n_samples)
         if folds < 2:
             return [1.0] * n_models, [1.0 / n_models] * n_models
+        if n_samples > self.ensemble_max_samples:
+            # large data: one 80/20 split holds plenty of held-out scores and costs one extra fit, not K
+            rest, held = train_test_split(np.arange(n_samples), test_size=0.2, random_state=self.random_state)
+            splits = [(rest, held)]
+        else:
+            splits = KFold(n_splits=folds, shuffle=True, random_state=self.random_state).split(A)
         oof = [np.zeros((n_samples, n_classes)) for _ in range(n_models)]
-        splitter = KFold(n_splits=folds, shuffle=True, random_state=self.random_state)
-        for train, test in splitter.split(A):
+        scored = np.zeros(n_samples, dtype=bool)
+        for train, test in splits:
             if len(np.unique(y_idx[train])) < 2:
                 continue
+            scored[test] = True
             for m, model in enumerate(self._new_models(n_samples)):
                 # the real labels, not their indices: a class_weight dict is keyed by them
                 model.fit(A[train], classes[y_idx[train]])
                 oof[m][test] = self._scores(model, A[test], np.searchsorted(classes, model.classes_), n_classes)
+        if not scored.any():
+            return [1.0] * n_models, [1.0 / n_models] * n_models
+        self.oof_index_ = np.flatnonzero(scored)
+        oof = [scores[scored] for scores in oof]
+        y_idx = y_idx[scored]
+        n_samples = int(scored.sum())
         temperatures = [_fit_temperature(scores, y_idx) for scores in oof]
         probas = [softmax(scores / t, axis=1) for scores, t in zip(oof, temperatures)]
         weights = [1.0]
