@@ -93,7 +93,8 @@ def _stream(args, label: str, process) -> int:
     progress = _Progress(label)
     out = sys.stdout
     skipped = 0
-    for batch in _batched(_input_records(args), args.batch_size):
+    size = args.batch_size if args.jobs in (None, 1) else max(args.batch_size, 8192)
+    for batch in _batched(_input_records(args), size):
         good = [(lineno, rec) for lineno, rec in batch if not isinstance(rec, Exception)]
         results = iter(process(good) if good else [])
         for lineno, rec in batch:
@@ -209,6 +210,7 @@ def _print_table(report: dict, key: str, out) -> None:
 
 def cmd_predict(args) -> int:
     model = _load_intent_model(args.model)
+    model.n_jobs = args.jobs
 
     def process(good):
         preds = model.predictions([rec["text"] for _, rec in good], k=args.top)
@@ -255,7 +257,7 @@ def cmd_route(args) -> int:
         contexts = [{k: rec[k] for k in _CONTEXT_KEYS if k in rec} or None for _, rec in good]
         if args.channel:
             contexts = [{"channel": args.channel} | (c or {}) for c in contexts]
-        return [d.to_dict() for d in router.route_many([rec["text"] for _, rec in good], contexts)]
+        return [d.to_dict() for d in router.route_many([rec["text"] for _, rec in good], contexts, n_jobs=args.jobs)]
 
     return _stream(args, "routed", process)
 
@@ -362,6 +364,23 @@ def cmd_tune(args) -> int:
     return 0 if result.reachable else 1 if args.strict else 0
 
 
+def cmd_report(args) -> int:
+    from csnlp.insights import build_report, write_report
+
+    progress = _Progress("lines")
+    report = build_report(args.logs, args.model, since=args.since, until=args.until, encoding=args.encoding,
+                          format=args.format, skip_bad_lines=args.skip_bad_lines, batch_size=args.batch_size,
+                          n_jobs=args.jobs, progress=progress.update)
+    progress.close()
+    for path in write_report(report, args.out).values():
+        print(f"wrote {path}", file=sys.stderr)
+    data = report.data
+    _emit({"out": str(args.out), "lines": data["lines_read"], "analysed": data["analysed"], "bad_lines": data["bad"],
+           "automation_rate": report.automation["rate"], "spikes": len(report.spikes),
+           "faq_gap_clusters": len(report.faq_gaps["clusters"])}, sys.stdout)
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------------------
 def _positive_int(value: str) -> int:
     try:
@@ -385,6 +404,8 @@ def _add_stream_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoding", help="input encoding (default UTF-8)")
     p.add_argument("--skip-bad-lines", action="store_true", help="report bad JSONL lines and go on")
     p.add_argument("--batch-size", type=_positive_int, default=512, help=argparse.SUPPRESS)
+    p.add_argument("--jobs", "-j", type=int, default=None,
+                   help="worker processes for large inputs (-1: all cores); output order is unchanged")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -474,6 +495,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit 1 when the target cannot be reached")
     _add_read_options(p)
     p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("report", help="insights over a conversation log: volume, intents, automation, complaints, "
+                                      "spikes, FAQ gaps (HTML, Markdown, JSON)",
+                       epilog="examples:\n  csnlp report --logs conversations.jsonl --out report/\n"
+                              "  csnlp report --logs export.csv --out weekly/ --since 2026-10-19 --until 2026-10-25",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--logs", required=True, help="conversation log: JSONL or CSV with ts and text (optional: channel, "
+                                                 "user_id, conversation_id, resolved, satisfaction, agent_label)")
+    p.add_argument("--out", required=True, help="directory for report.html, report.md, report.json, faq_gaps.jsonl")
+    p.add_argument("--model", help="router or intent bundle (default: the embedded default model)")
+    p.add_argument("--since", help="first day of the period, YYYY-MM-DD (compared with as many days before it)")
+    p.add_argument("--until", help="last day of the period, YYYY-MM-DD")
+    p.add_argument("--format", choices=["jsonl", "csv", "tsv"], help="log format (default: from the file name)")
+    p.add_argument("--encoding", help="file encoding (default: UTF-8, or GB18030 when the file is not UTF-8)")
+    p.add_argument("--skip-bad-lines", action="store_true", help="count bad lines (listed in the report) and go on")
+    p.add_argument("--batch-size", type=_positive_int, default=1024, help="messages routed per batch (default 1024)")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes for routing (-1: all cores; default 1)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -506,7 +506,7 @@ class GapCluster:
     key_terms : list of str
         Top TF-IDF words of the cluster centroid.
     representatives : list of str
-        The distinct sampled messages closest to the centroid.
+        Sampled messages closest to the centroid, leaving out near-copies (cosine >= 0.8) of one already chosen.
     suggestion : str
         ``"new_intent"`` or ``"faq_entry"`` (the model already files most of them under ``intent``).
     label : str
@@ -548,12 +548,13 @@ class GapAnalyzer:
     """Turns a masked message into clustering features: content words and the character bigrams inside them.
 
     Placeholders (``<ORDER_NO>``), WeChat codes (``[微笑]``), digits and punctuation are dropped; so are the
-    filler words of ``stop_words``. Words of three or more characters also yield their character bigrams,
-    prefixed with ``~`` (直播间 -> 直播间, ~直播, ~播间), so that 直播 and 直播间 meet.
+    filler words of ``stop_words``. Words of three or more characters also yield their character bigrams
+    (直播间 -> 直播间, 直播, 播间), so that 直播 and 直播间 meet.
     """
 
     def __init__(self, stop_words: Iterable[str] | None = None) -> None:
         self.stop_words = frozenset(GAP_STOP_WORDS if stop_words is None else stop_words)
+        self.words: set[str] = set()  # terms seen as whole words (key terms are chosen among them)
         self._tokenizer = None
 
     def __getstate__(self):
@@ -576,18 +577,19 @@ class GapAnalyzer:
             if not word or word in self.stop_words:
                 continue
             out.append(word)
+            self.words.add(word)
             if len(word) >= 3:
-                out.extend("~" + word[i : i + 2] for i in range(len(word) - 1))
+                out.extend(word[i : i + 2] for i in range(len(word) - 1))
         return out
 
 
-def _key_terms(centroid: np.ndarray, names: np.ndarray, n: int) -> list[str]:
+def _key_terms(centroid: np.ndarray, names: np.ndarray, n: int, words: set[str]) -> list[str]:
     chosen: list[str] = []
     for j in np.argsort(-centroid, kind="stable"):
         if centroid[j] <= 0 or len(chosen) == n:
             break
         term = str(names[j])
-        if term.startswith("~") or any(term in c or c in term for c in chosen):
+        if term not in words or any(term in c or c in term for c in chosen):
             continue
         chosen.append(term)
     return chosen
@@ -601,7 +603,7 @@ def cluster_gaps(
     total: int | None = None,
     distance_threshold: float = 0.9,
     min_cluster_size: int | None = None,
-    max_clusters: int = 10,
+    max_clusters: int = 12,
     max_samples: int = 2000,
     n_terms: int = 5,
     n_representatives: int = 5,
@@ -627,7 +629,7 @@ def cluster_gaps(
         Average-linkage merging stops at this cosine distance; it decides the number of clusters.
     min_cluster_size : int, optional
         Smaller clusters are not reported. Default max(3, 1 % of the clustered messages).
-    max_clusters : int, default 10
+    max_clusters : int, default 12
     max_samples : int, default 2000
         At most this many texts are clustered (a seeded random sample); the distance matrix is this squared.
     n_terms, n_representatives : int
@@ -699,19 +701,21 @@ def cluster_gaps(
         norm = float(np.linalg.norm(centroid)) or 1.0
         sims = np.asarray(X[rows] @ centroid).ravel() / norm
         order = rows[np.argsort(-sims, kind="stable")]
-        terms = _key_terms(centroid, names, n_terms)
-        found.append((len(rows), terms, order, float(sims.mean())))
+        terms = _key_terms(centroid, names, n_terms, analyzer.words)
+        # representatives: closest to the centroid first, skipping near-copies (cosine >= 0.8) of one already shown
+        reps: list[int] = []
+        for r in order:
+            if all(S[r, q] < 0.8 for q in reps):
+                reps.append(r)
+            if len(reps) == n_representatives:
+                break
+        found.append((len(rows), terms, order, float(sims.mean()), reps))
     found.sort(key=lambda f: (-f[0], f[1]))
     clusters: list[GapCluster] = []
     used_ids: set[str] = set()
-    for size, terms, order, cohesion in found[:max_clusters]:
+    for size, terms, order, cohesion, rep_rows in found[:max_clusters]:
         members = [index[nonzero[r]] for r in order]
-        reps: list[str] = []
-        for m in members:
-            if texts[m] not in reps:
-                reps.append(texts[m])
-            if len(reps) == n_representatives:
-                break
+        reps = [texts[index[nonzero[r]]] for r in rep_rows]
         model_intents: list[tuple[str, float]] = []
         if intents is not None:
             counts = Counter(intents[m] or _NONE_KEY for m in members)
@@ -966,27 +970,37 @@ METHOD = {
 
 
 def _resolve_router(router):
-    """A Router from None (the default), a bundle path, a Router or a plain IntentClassifier."""
+    """(Router, description) from None (the default), a bundle path, a Router or a plain IntentClassifier."""
     from csnlp.route import Router
 
     if router is None:
         from csnlp.default import load_default
 
-        return load_default(), "csnlp default model"
-    if isinstance(router, (str, os.PathLike)):
+        router, name = load_default(), "csnlp default model"
+    elif isinstance(router, (str, os.PathLike)):
         from csnlp.persistence import load
 
         model = load(router)
         if isinstance(model, Router):
-            return model, f"router bundle {router}"
-        if hasattr(model, "predict_proba"):
-            return Router(model), f"intent bundle {router} (default policy)"
-        raise InputError(f"{router} holds a {type(model).__name__}: pass a router or intent classifier bundle")
-    if isinstance(router, Router):
-        return router, "Router"
-    if hasattr(router, "predict_proba") and hasattr(router, "classes_"):
-        return Router(router), f"{type(router).__name__} (default policy)"
-    raise InputError(f"router must be None, a bundle path, a Router or a fitted IntentClassifier, got {type(router).__name__}")
+            router, name = model, f"router bundle {Path(router).name}"
+        elif hasattr(model, "predict_proba") and hasattr(model, "classes_"):
+            router, name = Router(model), f"intent bundle {Path(router).name} with the default policy"
+        else:
+            raise InputError(f"{router} holds a {type(model).__name__}: pass a router or an intent classifier bundle")
+    elif isinstance(router, Router):
+        name = "router"
+    elif hasattr(router, "predict_proba") and hasattr(router, "classes_"):
+        router, name = Router(router), f"{type(router).__name__} with the default policy"
+    else:
+        raise InputError(
+            f"router must be None, a bundle path, a Router or a fitted IntentClassifier, got {type(router).__name__}"
+        )
+    if not hasattr(router.classifier, "classes_"):
+        raise InputError("the router's classifier is not fitted: fit it or load a trained bundle first")
+    parts = [f"{len(router.classes_)} intents"]
+    parts += ["knowledge base"] if router.kb is not None else []
+    parts += ["feedback tagger"] if router.tagger is not None else ["no feedback tagger"]
+    return router, f"{name} ({', '.join(parts)})"
 
 
 _WORKER_ROUTER = None
@@ -1076,7 +1090,8 @@ def build_report(
     batch_size : int, default 1024
         Messages per ``route_many`` call.
     n_jobs : int, default 1
-        Worker processes for routing (each gets the model once); the reading and counting stay here.
+        Worker processes for routing (each gets the model once; -1: one per core); the reading and counting stay
+        in this process, and the report is the same as with one process.
     n_examples : int, default 3
         Masked example messages kept per intent, category, spike day.
     gap_sample, background_sample : int
@@ -1096,10 +1111,13 @@ def build_report(
     ------
     FileNotFoundError, DataFormatError, InputError
     """
-    for name, value in (("batch_size", batch_size), ("n_jobs", n_jobs), ("n_examples", n_examples),
-                        ("gap_sample", gap_sample), ("background_sample", background_sample)):
+    for name, value in (("batch_size", batch_size), ("n_examples", n_examples), ("gap_sample", gap_sample),
+                        ("background_sample", background_sample)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(f"{name} must be an int >= 1, got {value!r}")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise InputError(f"n_jobs must be an int >= 1, or -1 for all cores, got {n_jobs!r}")
+    n_jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
     since_d = _as_date(since, "since") if since is not None else None
     until_d = _as_date(until, "until") if until is not None else None
     if since_d and until_d and since_d > until_d:

@@ -95,6 +95,8 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         Messages longer than this are cut (``Prediction.truncated`` says so).
     random_state : int or None, default 0
         Seed of the fold split and of the solvers.
+    n_jobs : int or None, default None
+        Worker processes for prediction on large batches (-1: all cores); results are identical.
 
     Attributes
     ----------
@@ -135,6 +137,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         calibration_folds: int = 3,
         max_length: int = MAX_TEXT_LENGTH,
         random_state: int | None = 0,
+        n_jobs: int | None = None,
     ) -> None:
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
@@ -151,6 +154,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         self.calibration_folds = calibration_folds
         self.max_length = max_length
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     # -- fitting ---------------------------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -312,21 +316,26 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         texts = check_texts(X)
         if not texts:
             return np.zeros((0, len(self.classes_)))
+        if self.n_jobs not in (None, 1):
+            from csnlp._parallel import map_chunks
+
+            return np.asarray(map_chunks(self._proba_rows, texts, self.n_jobs))
         return self._proba_from_features(self._features(texts))
 
-    def _predict_proba_preprocessed(self, texts: list[str], return_stats: bool = False):
+    def _proba_rows(self, texts: list[str]) -> list[np.ndarray]:
+        return list(self._proba_from_features(self._features(texts)))
+
+    def _predict_proba_preprocessed(self, texts: list[str], return_stats: bool = False, return_features: bool = False):
         """predict_proba for texts already passed through csnlp.text.preprocess (used by the router).
 
         With ``return_stats`` also the vocabulary-coverage statistics of
-        :meth:`csnlp.features.TextFeatures.transform`.
+        :meth:`csnlp.features.TextFeatures.transform`; with ``return_features`` also the feature matrix.
         """
         self._check_fitted()
-        if not texts:
-            empty = np.zeros((0, len(self.classes_)))
-            return (empty, np.zeros((0, len(self.features_.blocks_)))) if return_stats else empty
         A, stats = self.features_._transform([t[: self.max_length] for t in texts], return_stats=True)
-        proba = self._proba_from_features(A)
-        return (proba, stats) if return_stats else proba
+        proba = self._proba_from_features(A) if texts else np.zeros((0, len(self.classes_)))
+        out = (proba,) + ((stats,) if return_stats else ()) + ((A,) if return_features else ())
+        return out if len(out) > 1 else proba
 
     def predict_proba_with_stats(self, X) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`predict_proba` plus, per text, the share of its words and character bigrams the model knows."""
@@ -353,7 +362,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)
         k = min(k, len(self.classes_))
         order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
-        return [[(str(self.classes_[j]), float(row[j])) for j in idx] for row, idx in zip(proba, order)]
+        return [[(self.classes_[j].item(), float(row[j])) for j in idx] for row, idx in zip(proba, order)]
 
     def predict_one(self, text: str, k: int = 3) -> Prediction:
         """Intent, confidence and top-k of a single message."""

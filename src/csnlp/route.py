@@ -31,7 +31,7 @@ import numpy as np
 
 from csnlp._validation import MAX_TEXT_LENGTH, check_texts
 from csnlp.exceptions import InputError, NotFittedError, TuningError
-from csnlp.kb import KnowledgeBase
+from csnlp.kb import FaqMatch, KnowledgeBase
 from csnlp.policy import PRIORITIES, REASONS, Policy
 from csnlp.text import WECHAT_EMOJI_RE, Entity, mask, normalize
 
@@ -195,6 +195,7 @@ class Router:
         state = self.__dict__.copy()
         state["_matchers"] = None
         state["_lock"] = None
+        state.pop("_faq_index", None)
         return state
 
     def __setstate__(self, state):
@@ -226,8 +227,12 @@ class Router:
             raise InputError(f"text must be str, got {type(text).__name__}: route() takes one message")
         return self.route_many([text], None if context is None else [context])[0]
 
-    def route_many(self, texts, contexts: Sequence[dict | None] | None = None) -> list[Decision]:
-        """Decide for many messages at once (one model call); same results as :meth:`route` one by one."""
+    def route_many(self, texts, contexts: Sequence[dict | None] | None = None, *, n_jobs: int | None = None
+                   ) -> list[Decision]:
+        """Decide for many messages at once (one model call); same results as :meth:`route` one by one.
+
+        ``n_jobs`` spreads large batches over worker processes (-1: all cores), results in input order.
+        """
         self._check_ready()
         texts = check_texts(texts, "texts")
         if contexts is None:
@@ -235,33 +240,79 @@ class Router:
         elif isinstance(contexts, dict) or len(contexts) != len(texts):
             raise InputError("contexts must be a list with one context (dict or None) per text")
         contexts = [_check_context(c) for c in contexts]
+        if n_jobs not in (None, 1):
+            from csnlp._parallel import map_chunks
+
+            return map_chunks(self._route_pairs, list(zip(texts, contexts)), n_jobs)
+        return self._route_checked(texts, contexts)
+
+    def _route_pairs(self, pairs: list[tuple[str, dict]]) -> list[Decision]:
+        return self._route_checked([t for t, _ in pairs], [c for _, c in pairs])
+
+    def _route_checked(self, texts: list[str], contexts: list[dict]) -> list[Decision]:
         max_len = getattr(self.classifier, "max_length", MAX_TEXT_LENGTH)
         prepared = [mask(normalize(t[:max_len])) for t in texts]
         truncated = [len(t) > max_len for t in texts]
         model_rows = [i for i, m in enumerate(prepared) if not _is_empty(m.text)]
-        proba, scores = None, None
+        proba, scores, faq = None, None, None
         if model_rows:
-            proba, stats = self.classifier._predict_proba_preprocessed(
-                [prepared[i].text for i in model_rows], return_stats=True)
+            proba, stats, A = self.classifier._predict_proba_preprocessed(
+                [prepared[i].text for i in model_rows], return_stats=True, return_features=True)
             if self.policy.answer_model:
                 from csnlp.tuning import answer_scores
 
                 scores = answer_scores(self.policy.answer_model, proba, stats)
+            faq = self._faq_matches(A)
         row_of = {i: r for r, i in enumerate(model_rows)}
         decisions = []
         for i, (m, ctx) in enumerate(zip(prepared, contexts)):
             r = row_of.get(i)
             probs = proba[r] if r is not None else None
             score = float(scores[r]) if scores is not None and r is not None else None
-            decisions.append(self._decide(m, probs, score, ctx, truncated[i]))
+            match = faq[r] if faq is not None and r is not None else None
+            decisions.append(self._decide(m, probs, score, match, ctx, truncated[i]))
         return self._attach_tags(texts, decisions)
+
+    def _faq_matches(self, A) -> list | None:
+        """Best FAQ entry per row of the classifier's feature matrix ``A`` (None under the threshold).
+
+        FAQ questions are indexed in the classifier's own feature space, so matching a message costs one
+        sparse product and no second pass over its text.
+        """
+        kb = self.kb
+        if kb is None or not kb.faq:
+            return None
+        index = self.__dict__.get("_faq_index")
+        if index is None or index[0] is not kb:
+            from sklearn.preprocessing import normalize as l2_normalize
+
+            from csnlp.features import preprocess_texts
+
+            questions = [(e, q) for e in kb.faq for q in e.questions]
+            matrix = l2_normalize(self.classifier.features_._transform(preprocess_texts([q for _, q in questions])))
+            index = (kb, questions, matrix.T.tocsr())
+            self.__dict__["_faq_index"] = index
+        _, questions, matrix_t = index
+        from sklearn.preprocessing import normalize as l2_normalize
+
+        sims = (l2_normalize(A) @ matrix_t).toarray()
+        best = sims.argmax(axis=1)
+        out = []
+        for row, j in zip(sims, best):
+            score = float(row[j])
+            if score >= kb.faq_threshold and score > 0:
+                entry, question = questions[j]
+                out.append(FaqMatch(entry, score, question))
+            else:
+                out.append(None)
+        return out
 
     # -- the rules -------------------------------------------------------------------------------------------
     def _candidates(self, probs) -> tuple[tuple[str, float], ...]:
         order = np.argsort(-probs, kind="stable")[:3]
         return tuple((str(self.classifier.classes_[j]), float(probs[j])) for j in order)
 
-    def _decide(self, m, probs, score: float | None, ctx: dict, truncated: bool) -> Decision:
+    def _decide(self, m, probs, score: float | None, match, ctx: dict, truncated: bool) -> Decision:
         p, kb, matchers = self.policy, self.kb, self._get_matchers()
         channel = ctx.get("channel")
         tier_priority = p.tier_priority.get(str(ctx.get("tier", "")).lower())
@@ -289,8 +340,7 @@ class Router:
                 if rule.get("handoff"):
                     return make("handoff", "keyword_handoff", top, conf, cands,
                                 queue=rule.get("queue") or p.queue_for(top), priority=rule.get("priority", "normal"))
-                intent = rule["intent"]
-                return self._answer(make, intent, 1.0, cands, m, channel, "keyword_rule")
+                return self._answer(make, rule["intent"], 1.0, cands, m, channel, "keyword_rule")
         if matchers["negative"].find(text):
             return make("handoff", "negative_emotion", top, conf, cands, queue=p.queue_for(top), priority="high")
         if top in p.out_of_scope_intents:
@@ -314,24 +364,21 @@ class Router:
         if gate < threshold:
             if p.tuning.get("reachable") is False:
                 return make("handoff", "target_unreachable", top, conf, cands, queue=p.queue_for(top))
-            if kb is not None and kb.faq:
-                match = kb.match_faq([text])[0]
-                if match is not None:
-                    return make("answer", "faq_match", match.entry.intent or top, conf, cands,
-                                reply=kb.faq_answer(match, m.entities, channel), priority="low", faq_id=match.entry.id)
+            if match is not None:
+                return make("answer", "faq_match", match.entry.intent or top, conf, cands,
+                            reply=kb.faq_answer(match, m.entities, channel), priority="low", faq_id=match.entry.id)
             return make("handoff", "low_confidence", top, conf, cands, queue=p.queue_for(top))
-        return self._answer(make, top, conf, cands, m, channel, "confident")
+        return self._answer(make, top, conf, cands, m, channel, "confident", match)
 
-    def _answer(self, make, intent, conf, cands, m, channel, reason) -> Decision:
+    def _answer(self, make, intent, conf, cands, m, channel, reason, match=None) -> Decision:
         kb, p = self.kb, self.policy
         if kb is None:
             return make("answer", reason, intent, conf, cands, priority="low")
         if intent in p.human_only_intents:
             return make("handoff", "human_only_intent", intent, conf, cands, queue=p.queue_for(intent), priority="high")
-        if kb.faq:
+        if match is not None and reason == "confident":
             # a FAQ entry of the same intent is more specific than the intent's generic reply
-            match = kb.match_faq([m.text])[0]
-            if match is not None and match.entry.intent == intent:
+            if match.entry.intent == intent:
                 return make("answer", "faq_match", intent, conf, cands, reply=kb.faq_answer(match, m.entities, channel),
                             priority="low", faq_id=match.entry.id)
         reply = kb.reply_for(intent, m.entities, channel)
