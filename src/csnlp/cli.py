@@ -123,6 +123,11 @@ def cmd_train(args) -> int:
 
         model = train_feedback_tagger(args.data, config=read_config(args.config), seed=args.seed,
                                       dev=args.dev, **_read_options(args))
+    elif args.streaming:
+        from csnlp.streaming import train_streaming
+
+        model = train_streaming(args.data, config=read_config(args.config), seed=args.seed,
+                                chunk_size=args.chunk_size, **_read_options(args))
     else:
         model = train_intent_classifier(args.data, config=read_config(args.config), seed=args.seed,
                                         dev=args.dev, **_read_options(args))
@@ -431,6 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-precision", type=float, help="also tune routing thresholds for this answered precision")
     p.add_argument("--cv", type=int, help="folds for --target-precision (default 5)")
     p.add_argument("--out-curve", help=argparse.SUPPRESS)
+    p.add_argument("--streaming", action="store_true",
+                   help="train from a file larger than memory (hashed features, chunk by chunk, bounded memory)")
+    p.add_argument("--chunk-size", type=_positive_int, help="texts per chunk with --streaming (default 10000)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
     _add_read_options(p)
     p.set_defaults(func=cmd_train)

@@ -31,6 +31,7 @@ __all__ = [
     "DataWarning",
     "load_dataset",
     "iter_text_records",
+    "iter_labelled",
     "detect_encoding",
     "data_fingerprint",
     "TEXT_COLUMNS",
@@ -328,20 +329,54 @@ def load_dataset(
         The message names the file and the line.
     """
     path = Path(path)
+    notes: list[str] = []
+    texts: list[str] = []
+    labels: list = []
+    bad: list[tuple[int, str]] = []
+    for lineno, item in iter_labelled(path, format=format, encoding=encoding, multi_label=multi_label, notes=notes):
+        if isinstance(item, DataFormatError):
+            if not skip_bad_lines:
+                raise item
+            bad.append((lineno, str(item)))
+            continue
+        texts.append(item[0])
+        labels.append(item[1])
+
+    if not texts and not bad:
+        raise DataFormatError(f"{path}: no records found (empty file?)")
+    if not texts:
+        raise DataFormatError(f"{path}: all {len(bad)} records are bad; first: {bad[0][1]}")
+    ds = Dataset(texts, labels, str(path), bad_lines=bad, notes=notes)
+    _check_quality(ds)
+    if bad:
+        logger.warning("%s: skipped %d bad line(s), first at line %d", path, len(bad), bad[0][0])
+    return ds
+
+
+def iter_labelled(
+    path: str | os.PathLike,
+    *,
+    format: str | None = None,
+    encoding: str | None = None,
+    multi_label: bool | None = None,
+    notes: list[str] | None = None,
+) -> Iterator[tuple[int, tuple[str, object] | DataFormatError]]:
+    """Stream ``(line_number, (text, label))`` from a labelled file, or ``(line_number, DataFormatError)``
+    for a bad record; what :func:`load_dataset` reads, one record at a time (constant memory).
+
+    A header without a text or label column raises at once: that is the file's fault, not a line's.
+    """
+    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no data file at {path}")
     fmt = _format_of(path, format)
-    notes: list[str] = []
+    notes = notes if notes is not None else []
     if fmt == "jsonl":
         records = _records_jsonl(path, encoding)
     elif fmt == "rasa":
         records = _records_rasa(path, encoding, notes)
     else:
         records = _records_csv(path, encoding, "\t" if fmt == "tsv" else ",")
-
-    texts: list[str] = []
-    labels: list = []
-    bad: list[tuple[int, str]] = []
     keys = None
     per_record = fmt != "csv" and fmt != "tsv"  # JSON records may each name their fields differently
     for lineno, rec in records:
@@ -355,24 +390,9 @@ def load_dataset(
                 raise rec
             where = f"{path} line {lineno}"
             rec_keys = _resolve_keys(where, list(rec), multi_label, record=True) if per_record else keys
-            text, value = _parse_record(rec, rec_keys, where)
+            yield lineno, _parse_record(rec, rec_keys, where)
         except DataFormatError as exc:
-            if not skip_bad_lines:
-                raise
-            bad.append((lineno, str(exc)))
-            continue
-        texts.append(text)
-        labels.append(value)
-
-    if not texts and not bad:
-        raise DataFormatError(f"{path}: no records found (empty file?)")
-    if not texts:
-        raise DataFormatError(f"{path}: all {len(bad)} records are bad; first: {bad[0][1]}")
-    ds = Dataset(texts, labels, str(path), bad_lines=bad, notes=notes)
-    _check_quality(ds)
-    if bad:
-        logger.warning("%s: skipped %d bad line(s), first at line %d", path, len(bad), bad[0][0])
-    return ds
+            yield lineno, exc
 
 
 def _resolve_keys(path, keys: list[str], multi_label: bool, record: bool = False):

@@ -595,6 +595,30 @@ def _key_terms(centroid: np.ndarray, names: np.ndarray, n: int, words: set[str])
     return chosen
 
 
+def _average_linkage_labels(X, distance_threshold: float, block: int = 256) -> np.ndarray:
+    """Average-linkage clusters of the L2-normalised rows of X on cosine distance, cut at ``distance_threshold``.
+
+    The condensed distance vector (n(n-1)/2 doubles) is filled block by block, so the peak memory is that
+    vector plus one block of rows, never a dense n x n matrix.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    n = X.shape[0]
+    condensed = np.empty(n * (n - 1) // 2, dtype=np.float64)
+    pos = 0
+    for start in range(0, n, block):
+        sims = (X[start : start + block] @ X.T).toarray()
+        for i in range(sims.shape[0]):
+            row = start + i
+            seg = sims[i, row + 1 :]
+            condensed[pos : pos + len(seg)] = 1.0 - seg
+            pos += len(seg)
+    np.clip(condensed, 0.0, 2.0, out=condensed)
+    tree = linkage(condensed, method="average")
+    # merges happen while the average distance is below the threshold (scikit-learn's distance_threshold)
+    return fcluster(tree, t=np.nextafter(distance_threshold, 0.0), criterion="distance")
+
+
 def cluster_gaps(
     texts,
     *,
@@ -649,7 +673,6 @@ def cluster_gaps(
     >>> [c.key_terms[:2] for c in cluster_gaps(texts, min_cluster_size=2)]
     [['奖品', '中奖'], ['抬头', '发票']]
     """
-    from sklearn.cluster import AgglomerativeClustering
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from csnlp._validation import check_texts
@@ -685,15 +708,10 @@ def cluster_gaps(
         return []
     X = X[nonzero]
     n = X.shape[0]
-    S = (X @ X.T).toarray()
-    D = np.clip(1.0 - (S + S.T) / 2.0, 0.0, 2.0)
-    np.fill_diagonal(D, 0.0)
-    labels = AgglomerativeClustering(
-        n_clusters=None, distance_threshold=distance_threshold, metric="precomputed", linkage="average"
-    ).fit_predict(D)
+    labels = _average_linkage_labels(X, distance_threshold)
     min_size = max(3, math.ceil(0.01 * n)) if min_cluster_size is None else int(min_cluster_size)
     names = vectorizer.get_feature_names_out()
-    groups = [np.flatnonzero(labels == k) for k in range(labels.max() + 1)]
+    groups = [np.flatnonzero(labels == k) for k in np.unique(labels)]
     groups = [g for g in groups if len(g) >= min_size]
     found = []
     for rows in groups:
@@ -703,13 +721,15 @@ def cluster_gaps(
         order = rows[np.argsort(-sims, kind="stable")]
         terms = _key_terms(centroid, names, n_terms, analyzer.words)
         # representatives: closest to the centroid first, skipping near-copies (cosine >= 0.8) of one already shown
+        near = order[:50]
+        pair = (X[near] @ X[near].T).toarray()
         reps: list[int] = []
-        for r in order:
-            if all(S[r, q] < 0.8 for q in reps):
-                reps.append(r)
+        for a in range(len(near)):
+            if all(pair[a, b] < 0.8 for b in reps):
+                reps.append(a)
             if len(reps) == n_representatives:
                 break
-        found.append((len(rows), terms, order, float(sims.mean()), reps))
+        found.append((len(rows), terms, order, float(sims.mean()), [int(near[a]) for a in reps]))
     found.sort(key=lambda f: (-f[0], f[1]))
     clusters: list[GapCluster] = []
     used_ids: set[str] = set()
