@@ -102,6 +102,23 @@ def test_single_str_label_means_one_element_list():
     np.testing.assert_array_equal(a.thresholds_, b.thresholds_)
 
 
+def test_texts_without_a_category_can_be_trained_and_predicted():
+    texts = TEXTS + ["你好", "在吗", "谢谢"]
+    labels = LABELS + [[], [], []]
+    tagger = FeedbackTagger(threshold_folds=0).fit(texts, labels)
+    assert tagger.fill_empty_ is False  # the training data says some texts have no category
+    every = FeedbackTagger(threshold_folds=0).fit(TEXTS, LABELS)
+    assert every.fill_empty_ is True
+    assert all(len(ls) >= 1 for ls in every.predict(["你好", "在吗", "完全无关的一句话"]))
+
+
+def test_n_evidence_limits_and_validates(tagger):
+    assert all(len(v) <= 1 for v in tagger.tag(HELD_OUT, n_evidence=1)[0].evidence.values())
+    assert all(v == [] for v in tagger.tag(HELD_OUT, n_evidence=0)[0].evidence.values())
+    with pytest.raises(ValueError, match="n_evidence must be an int >= 0"):
+        tagger.tag(HELD_OUT, n_evidence=-1)
+
+
 # -- thresholds: tuned on training data only --------------------------------------------------------------------------
 def test_thresholds_are_tuned_not_fixed(tagger):
     assert ((tagger.thresholds_ > 0) & (tagger.thresholds_ < 1)).all()
@@ -145,7 +162,8 @@ def test_evidence_ngrams_occur_in_the_normalised_text(tagger, text):
     result = tagger.tag([text])[0]
     norm = csnlp.normalize(text)
     assert set(result.evidence) == set(result.categories)
-    assert any(result.evidence.values()), "a predicted category should have some evidence"
+    if result.categories:
+        assert any(result.evidence.values()), "a predicted category should have some evidence"
     for category, ngrams in result.evidence.items():
         assert len(ngrams) <= 3
         assert len(set(ngrams)) == len(ngrams)
@@ -215,6 +233,7 @@ def test_critical_on_a_large_money_loss(tagger):
     _critical(tagger, "¥1999的耳机用两天就坏了", "money")
     _critical(tagger, "损失了好几千,售后不管", "money")
     _critical(tagger, "花了2万元买的电脑开机就黑屏", "money")
+    _critical(tagger, "莫名其妙扣了我4999,退款也不处理", "money")  # a bare number after a money verb
 
 
 @pytest.mark.parametrize(
@@ -226,6 +245,9 @@ def test_critical_on_a_large_money_loss(tagger):
         "在抖音直播间买的,快递太慢",  # a shop, not media exposure
         "订单2023123150001还没发货",  # digits of an order number, not 12315
         "多扣了50元,请退给我",  # a small amount
+        "充电到一半就断了",  # 电到 inside 充电到一半, not an electric shock
+        "屏幕划伤了一道",  # a scratched screen, not an injury
+        "这个月刷了1000次都没抢到券",  # a count, not an amount
     ],
 )
 def test_not_critical_on_false_friends(tagger, text):
@@ -247,6 +269,8 @@ def test_severity_rules_below_critical():
     assert rate_severity("快递有点慢", ["logistics"], "negative") == "medium"
     assert rate_severity("东西很好", ["praise"], "positive") == "low"
     assert rate_severity("你们几点下班", ["other"], "neutral") == "low"
+    assert rate_severity("你们就是骗子", [], "neutral") == "high"  # anger words count unless the text is positive
+    assert rate_severity("说好的赔偿很快到账了,谢谢", ["praise"], "positive") == "low"
     with pytest.raises(csnlp.InputError, match="sentiment must be one of"):
         rate_severity("快递慢", ["logistics"], "angry")
 

@@ -244,12 +244,7 @@ def _format_of(path: Path, fmt: str | None) -> str:
 def _open_log(path: Path, encoding: str | None):
     from csnlp.datasets import detect_encoding
 
-    enc = encoding or detect_encoding(path)
-    try:
-        "".encode(enc)
-    except LookupError:
-        raise InputError(f"unknown encoding {encoding!r}: use e.g. utf-8, gbk or gb18030") from None
-    return open(path, encoding=enc, errors="strict", newline="")
+    return open(path, encoding=encoding or detect_encoding(path), errors="strict", newline="")
 
 
 def _pick_column(header: list[str], names: tuple[str, ...]) -> str | None:
@@ -301,6 +296,15 @@ def iter_log(
     if not path.is_file():
         raise FileNotFoundError(f"no log file at {path}")
     fmt = _format_of(path, format)
+    if encoding is not None:
+        try:
+            "".encode(encoding)
+        except LookupError:
+            raise InputError(f"unknown encoding {encoding!r}: use e.g. utf-8, gbk or gb18030") from None
+    return _read_log(path, fmt, encoding)  # checked now, read lazily
+
+
+def _read_log(path: Path, fmt: str, encoding: str | None) -> Iterator[tuple[int, LogRecord | DataFormatError]]:
     try:
         with _open_log(path, encoding) as fh:
             if fmt == "jsonl":
@@ -671,7 +675,7 @@ def cluster_gaps(
     >>> texts = ["直播间抽奖中奖了奖品没发", "直播抽奖的奖品什么时候发", "中奖的奖品一直没收到",
     ...          "发票抬头开错了", "发票抬头写错了能改吗", "电子发票抬头错了"]
     >>> [c.key_terms[:2] for c in cluster_gaps(texts, min_cluster_size=2)]
-    [['奖品', '中奖'], ['抬头', '发票']]
+    [['发票', '抬头'], ['奖品', '中奖']]
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 

@@ -440,8 +440,9 @@ def render_markdown(r: dict) -> str:
     """The report as Markdown (tables, no charts)."""
     meta, data, vol, intents, auto = r["meta"], r["data"], r["volume"], r["intents"], r["automation"]
     comp, spikes, gaps, sat, agent = r["complaints"], r["spikes"], r["faq_gaps"], r["satisfaction"], r["agent_labels"]
-    out = [f"# Conversation insights · 客服对话洞察\n",
-           f"{meta['first_day']} – {meta['last_day']} · {vol['total']:,} messages · model: {_md(meta['model'])} · "
+    period = f"{meta['first_day']} – {meta['last_day']}" if meta["first_day"] else "no data in the period"
+    out = ["# Conversation insights · 客服对话洞察\n",
+           f"{period} · {vol['total']:,} messages · model: {_md(meta['model'])} · "
            f"source: `{meta['source']}`\n",
            f"- automation rate: **{_pct(auto['rate'])}** ({auto['actions']['answer']:,} answered, "
            f"{auto['actions']['clarify']:,} clarified, {auto['actions']['handoff']:,} handed off)",

@@ -3,12 +3,15 @@
 A customer message can be about several things at once ("the lamp arrived broken *and* the refund was
 refused"), so each category gets its own yes/no model: one-vs-rest logistic regressions over the shared word +
 character TF-IDF features of :class:`~csnlp.features.TextFeatures`. Each category's decision threshold is
-tuned for F1 on out-of-fold scores of the training data (never on evaluation data), because a fixed 0.5 is
-too strict for rare categories and too loose for frequent ones.
+tuned for F1 on out-of-fold scores of the training data (never on evaluation data; features and models are
+refitted inside every fold so that the held-out scores look like scores of new texts), because a fixed 0.5
+is too strict for rare categories and too loose for frequent ones. Whether a text that reaches no threshold
+gets its best category or none is decided on the same out-of-fold scores.
 
 On top of the categories, :meth:`FeedbackTagger.tag` reports
 
-- *evidence*: the n-grams of the message that pushed each category's score up most;
+- *evidence*: the words and phrases of the message that pushed each category's score up most, as they
+  appear in the normalised message;
 - *sentiment*: from a small trained classifier when the training data has a ``sentiment`` field, else
   derived from the predicted categories (see :func:`sentiment_from_labels`);
 - *severity*: documented rules (see :func:`rate_severity`), with the lexicons in module constants
@@ -42,6 +45,7 @@ from csnlp.evaluation import evaluate_tags
 from csnlp.exceptions import InputError, NotFittedError
 from csnlp.features import TextFeatures, preprocess_texts
 from csnlp.intent import IntentClassifier
+from csnlp.persistence import component_from_state, component_state
 from csnlp.text import mask, normalize
 from csnlp.tokenizer import JiebaTokenizer
 
@@ -54,8 +58,10 @@ __all__ = [
     "EXPOSURE_VERBS",
     "LARGE_MONEY_PHRASES",
     "LARGE_MONEY_YUAN",
+    "MONEY_VERBS",
     "HIGH_SEVERITY_WORDS",
     "HIGH_SEVERITY_CATEGORIES",
+    "HARM_NEGATIONS",
     "POSITIVE_LABELS",
     "NEUTRAL_LABELS",
     "SEVERITIES",
@@ -97,15 +103,15 @@ ESCALATION_LEXICONS: dict[str, tuple[str, ...]] = {
     "media": ("媒体", "曝光", "记者", "上热搜", "电视台", "焦点访谈"),
     "police": ("报警", "公安", "派出所", "警察", "打110", "立案"),
     "safety": (
-        "起火", "着火", "失火", "爆炸", "炸裂", "漏电", "触电", "电到", "烫伤", "烧伤", "划伤", "割伤", "过敏",
-        "中毒", "住院", "急诊", "送医", "受伤", "误食", "冒烟", "自燃", "窒息", "吃坏肚子", "上吐下泻",
+        "起火", "着火", "失火", "爆炸", "漏电", "触电", "被电到", "烫伤", "烧伤", "割伤", "划破手", "过敏",
+        "中毒", "住院", "急诊", "送医", "受伤", "误食", "冒烟", "自燃", "吃坏肚子", "上吐下泻",
     ),
 }
 #: Compounds that contain an escalation word but are not an escalation (工商银行 is a bank, 报警器 a product).
 ESCALATION_FALSE_FRIENDS: tuple[str, ...] = (
     "工商银行", "工商行", "多媒体", "曝光度", "曝光补偿", "曝光过度", "曝光不足", "曝光时间", "长曝光",
     "报警器", "报警灯", "报警声", "报警功能", "防过敏", "抗过敏", "不过敏", "没过敏", "无过敏", "低过敏",
-    "防漏电", "防触电", "防烫伤", "防爆炸", "防爆", "漏电保护", "立案了吗",
+    "防漏电", "防触电", "防烫伤", "防爆炸", "防爆", "漏电保护",
 )
 #: Words right before a harm word that negate it (没有漏电, 未起火): the harm word is then not a signal.
 HARM_NEGATIONS: tuple[str, ...] = ("不会", "没有", "没", "未", "不", "无", "防", "免")
@@ -120,10 +126,13 @@ LARGE_MONEY_YUAN: float = 1000.0
 LARGE_MONEY_PHRASES: tuple[str, ...] = (
     "几千", "好几千", "上千", "数千", "大几千", "上万", "几万", "好几万", "数万", "十几万", "几十万", "上百万",
 )
-#: Words of anger, fraud or compensation claims that make a negative message *high* rather than *medium*.
+#: Verbs of paying or losing money: a bare number right after one (扣了我4999, 刷了3000多, 价值两万) is an amount.
+MONEY_VERBS: tuple[str, ...] = ("扣", "刷", "付", "赔", "花", "骗", "损失", "亏", "退", "转", "充", "价值")
+#: Words of anger, fraud or compensation claims that make a message that is not positive *high*.
 HIGH_SEVERITY_WORDS: tuple[str, ...] = (
     "投诉", "赔偿", "索赔", "假货", "骗子", "欺诈", "诈骗", "骗人", "维权", "差评", "退一赔三", "假一赔十",
-    "忍无可忍", "太过分", "气死", "再也不", "垃圾", "坑人", "黑心", "无良", "霸王条款", "强制",
+    "忍无可忍", "太过分", "气死", "再也不", "垃圾商家", "垃圾产品", "垃圾服务", "太垃圾", "真垃圾", "坑人", "黑心",
+    "无良", "霸王条款", "强制消费", "强制搭售",
 )
 #: Categories (of the default taxonomy) whose negative messages are *high*: harm to the customer's goods,
 #: money, data or trust.
@@ -167,6 +176,11 @@ _LARGE_MONEY_RE = re.compile(
     + r"|[一二两三四五六七八九十]+[千万](?:多)?(?:元|块)"
 )
 _MONEY_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+_MONEY_AFTER_VERB_RE = re.compile(
+    "(?:" + _alternation(MONEY_VERBS) + r")了?(?:我|掉|走)?(?:(\d+(?:\.\d+)?)\s*([千万])?|([一二两三四五六七八九十几]+)([千万]))"
+    # not a count of something else: 花了2023年, 刷了1000次, 付了3000积分
+    r"(?![\d.]|\s*(?:年|月|日|号|个|件|次|天|台|部|只|分|秒|点|条|张|位|人|岁|斤|克|米|小时|公里|积分|单|g|ml|%))"
+)
 _HIGH_WORDS_RE = re.compile(_alternation(HIGH_SEVERITY_WORDS))
 
 
@@ -189,12 +203,14 @@ def escalation_signals(text: str) -> dict[str, list[str]]:
 
     Kinds: ``regulator``, ``legal``, ``media``, ``police``, ``safety`` (words of
     :data:`ESCALATION_LEXICONS`) and ``money`` (an amount of at least :data:`LARGE_MONEY_YUAN` yuan found by
-    :func:`csnlp.text.mask`, a number with 千/万 and a currency unit, or a phrase of
-    :data:`LARGE_MONEY_PHRASES`). The words are matched on the normalised text with private values masked
-    (digits of an order number never match 12315). Exceptions: a word inside one of
-    :data:`ESCALATION_FALSE_FRIENDS` (工商银行, 报警器) does not count; a harm word right after a negation of
-    :data:`HARM_NEGATIONS` (没有漏电) does not count; a social platform of :data:`SOCIAL_PLATFORMS` counts as
-    ``media`` only next to an exposure verb (发微博, 在抖音上曝光). Negated threats (我不想起诉) still count.
+    :func:`csnlp.text.mask`, a number with 千/万 and a currency unit, a number right after a verb of
+    :data:`MONEY_VERBS` (扣了我4999), or a phrase of :data:`LARGE_MONEY_PHRASES`; currencies are not
+    converted). The words are matched on the normalised
+    text with private values masked (digits of an order number never match 12315). Exceptions: a word
+    inside one of :data:`ESCALATION_FALSE_FRIENDS` (工商银行, 报警器) does not count; a harm word right after
+    a negation of :data:`HARM_NEGATIONS` (没有漏电) does not count; a social platform of
+    :data:`SOCIAL_PLATFORMS` counts as ``media`` only next to an exposure verb (发微博, 在抖音上曝光).
+    Negated threats (我不想起诉) still count.
 
     Parameters
     ----------
@@ -230,7 +246,14 @@ def escalation_signals(text: str) -> dict[str, list[str]]:
     for m in _PLATFORM_RE.finditer(t):
         found.setdefault("media", []).append(m.group())
     money = [e.value for e in masked.entities if e.kind == "money" and _money_yuan(e.value) >= LARGE_MONEY_YUAN]
-    money += [m.group() for m in _LARGE_MONEY_RE.finditer(t)]
+    spans = [m.span() for m in _LARGE_MONEY_RE.finditer(t)]
+    for m in _MONEY_AFTER_VERB_RE.finditer(t):
+        number, unit = (m.group(1), m.group(2)) if m.group(1) else (None, m.group(4))
+        amount = float(number) if number else 1.0  # 两万, 几千: at least one thousand
+        amount *= {"千": 1000, "万": 10000}.get(unit or "", 1)
+        if amount >= LARGE_MONEY_YUAN and not any(s < m.end() and m.start() < e for s, e in spans):
+            spans.append(m.span())
+    money += [t[s:e] for s, e in sorted(spans)]
     if money:
         found["money"] = money
     return found
@@ -245,8 +268,8 @@ def sentiment_from_labels(labels: Iterable[str]) -> str:
 
     Examples
     --------
-    >>> sentiment_from_labels(["praise"]), sentiment_from_labels(["other"]), sentiment_from_labels(["praise", "logistics"])
-    ('positive', 'neutral', 'negative')
+    >>> [sentiment_from_labels(ls) for ls in (["praise"], ["other"], ["praise", "logistics"])]
+    ['positive', 'neutral', 'negative']
     """
     labels = set(labels)
     if not labels or labels <= set(NEUTRAL_LABELS):
@@ -269,11 +292,11 @@ def rate_severity(
 
     1. **critical**: any :func:`escalation_signals` (regulator, lawyer or court, media exposure, police, harm
        to health or safety, a large sum of money), whatever the sentiment.
-    2. **high**: negative sentiment and either a category of :data:`HIGH_SEVERITY_CATEGORIES` (defect,
-       billing, account and privacy, misleading description) or a word of :data:`HIGH_SEVERITY_WORDS`
-       (投诉, 赔偿, 假货, 骗子 ...).
+    2. **high**: a word of :data:`HIGH_SEVERITY_WORDS` (投诉, 赔偿, 假货, 骗子, 差评 ...) in a message that is
+       not positive, or a negative message in a category of :data:`HIGH_SEVERITY_CATEGORIES` (defect,
+       billing, account and privacy, misleading description).
     3. **medium**: any other negative message.
-    4. **low**: neutral or positive messages.
+    4. **low**: other neutral or positive messages.
 
     Parameters
     ----------
@@ -302,11 +325,11 @@ def rate_severity(
         signals = escalation_signals(text)
     if signals:
         return "critical"
+    if sentiment != "positive" and _HIGH_WORDS_RE.search(normalize(text)):
+        return "high"
     if sentiment != "negative":
         return "low"
-    if set(categories) & set(HIGH_SEVERITY_CATEGORIES) or _HIGH_WORDS_RE.search(normalize(text)):
-        return "high"
-    return "medium"
+    return "high" if set(categories) & set(HIGH_SEVERITY_CATEGORIES) else "medium"
 
 
 # -- results ----------------------------------------------------------------------------------------------------
@@ -410,6 +433,9 @@ def _check_sentiment(sentiment, n: int) -> list[str]:
     for i, v in enumerate(values):
         if isinstance(v, (bool, np.bool_)):
             v = int(v)
+        elif isinstance(v, str) and v.strip() in ("-1", "0", "1"):
+            v = int(v)
+        values[i] = v
         if isinstance(v, (int, np.integer, float, np.floating)) and not (isinstance(v, float) and math.isnan(v)):
             if float(v) not in (-1.0, 0.0, 1.0):
                 raise InputError(f"sentiment[{i}] = {v!r}: numeric sentiment must be -1, 0 or 1")
@@ -478,12 +504,13 @@ def _micro_f1(truth: np.ndarray, decided: np.ndarray) -> float:
     return 2 * tp / total if total else 0.0
 
 
-def sentiment_classifier(*, random_state: int | None = 0, **feature_params) -> IntentClassifier:
+def sentiment_classifier(*, random_state: int | None = 0, **params) -> IntentClassifier:
     """The (unfitted) text classifier that :class:`FeedbackTagger` trains on a ``sentiment`` field.
 
     An :class:`~csnlp.intent.IntentClassifier` over the same word + character features, with its default
     linear models and calibration; the classes are "negative", "neutral" and "positive" (those present in the
-    training data). Exposed so that it can be benchmarked and used on its own.
+    training data). Exposed so that it can be benchmarked and used on its own; ``params`` are
+    :class:`~csnlp.intent.IntentClassifier` parameters (the tagger passes its feature settings).
 
     Examples
     --------
@@ -492,8 +519,7 @@ def sentiment_classifier(*, random_state: int | None = 0, **feature_params) -> I
     >>> clf.predict(["很满意"]).tolist()
     ['positive']
     """
-    params = {"random_state": random_state} | feature_params
-    return IntentClassifier(**params)
+    return IntentClassifier(**({"random_state": random_state} | params))
 
 
 class FeedbackTagger(ClassifierMixin, BaseEstimator):
@@ -512,13 +538,15 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         Inverse regularisation strength of each category's logistic regression (weak regularisation suits
         sparse TF-IDF features; chosen by nested cross-validation on training data).
     class_weight : "balanced", dict or None, default "balanced"
-        Weights of the positive and negative examples of each category's model; "balanced" up-weights the
-        rarer side, which every category is in one-vs-rest.
+        Weights of the negative (key 0) and positive (key 1) examples of each category's model; "balanced"
+        up-weights the rarer side, the positives of every category in one-vs-rest.
     threshold_folds : int, default 5
-        Folds of the out-of-fold scores of the training data that the thresholds are tuned on (see
-        :meth:`_tune_thresholds`). 0 keeps a fixed 0.5 threshold for every category.
+        Folds of the out-of-fold scores of the training data that the thresholds are tuned on (features and
+        models refitted in every fold). A category's threshold is its own F1-optimal one shrunk toward the
+        one threshold best for all categories together, ``(n * own + 50 * shared) / (n + 50)`` for a
+        category with ``n`` examples. 0 keeps a fixed 0.5 threshold for every category.
     random_state : int or None, default 0
-        Seed of the fold split.
+        Seed of the fold split and of the solver (fits with the same seed are identical).
 
     Attributes
     ----------
@@ -537,6 +565,11 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         (chosen on out-of-fold scores, see :meth:`predict`).
     sentiment_ : IntentClassifier or None
         The sentiment classifier, when ``fit`` was given sentiment values.
+
+    Notes
+    -----
+    ``score`` is the micro-averaged F1. With scikit-learn's ``cross_val_score`` or ``GridSearchCV`` pass
+    ``cv=KFold(...)``: their default stratified split does not accept lists of labels.
 
     Examples
     --------
@@ -599,8 +632,11 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         """Coefficients and intercept of one category's model (a constant model when y has one value)."""
         if y.all() or not y.any():
             return np.zeros(A.shape[1]), (10.0 if y.all() else -10.0)
-        model = LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear", max_iter=1000)
-        model.fit(A, y)
+        # liblinear's dual solver is several times faster when there are more features than texts (the
+        # usual case with n-gram features) and reaches the same optimum
+        model = LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear",
+                                   dual=A.shape[1] > A.shape[0], max_iter=1000, random_state=self.random_state)
+        model.fit(A, y.astype(np.int8))
         return np.asarray(model.coef_[0]), float(model.intercept_[0])
 
     def _fit_all(self, A, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -643,6 +679,11 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         if len(classes) == 0:
             raise InputError("no text has a category: give at least one label, e.g. [['logistics'], []]")
         sentiments = _check_sentiment(sentiment, len(texts)) if sentiment is not None else None
+        if sentiments is not None and len(set(sentiments)) < 2:
+            raise InputError(
+                f"sentiment has only the value {sentiments[0]!r}: give at least two different values, "
+                "or leave sentiment out to derive it from the categories"
+            )
         index = {c: j for j, c in enumerate(classes)}
         Ymat = np.zeros((len(texts), len(classes)), dtype=bool)
         for i, labels in enumerate(label_lists):
@@ -654,15 +695,10 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         features = TextFeatures(**{k: getattr(self, k) for k in _FEATURE_PARAMS}, preprocessed=True)
         A = features.fit_transform(pre)
         coef, intercept = self._fit_all(A, Ymat)
-        thresholds, fill_empty = self._tune_thresholds(A, Ymat)
+        thresholds, fill_empty = self._tune_thresholds(pre, Ymat)
 
         sentiment_model = None
         if sentiments is not None:
-            if len(set(sentiments)) < 2:
-                raise InputError(
-                    f"sentiment has only the value {sentiments[0]!r}: give at least two different values, "
-                    "or leave sentiment out to derive it from the categories"
-                )
             sentiment_model = sentiment_classifier(
                 random_state=self.random_state, **{k: getattr(self, k) for k in _FEATURE_PARAMS}
             ).fit(texts, sentiments)
@@ -681,19 +717,29 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         )
         return self
 
-    def _oof_scores(self, A, Ymat: np.ndarray) -> np.ndarray | None:
-        n = A.shape[0]
+    def _oof_scores(self, pre: list[str], Ymat: np.ndarray) -> np.ndarray | None:
+        """Out-of-fold scores of the training texts, features refitted inside every fold.
+
+        The fold's features must not know the held-out texts: with the full training vocabulary, n-grams
+        seen only in the held-out texts would keep their share of each row's norm while getting no weight,
+        making out-of-fold scores systematically lower than scores of new texts (whose unseen n-grams are
+        dropped), and thresholds tuned on them too low.
+        """
+        n = len(pre)
         folds = min(self.threshold_folds, n)
         if folds < 2:
             return None
         oof = np.zeros(Ymat.shape)
         splitter = KFold(n_splits=folds, shuffle=True, random_state=self.random_state)
-        for train, test in splitter.split(A):
-            coef, intercept = self._fit_all(A[train], Ymat[train])
-            oof[test] = expit(np.asarray(A[test] @ coef.T, dtype=np.float64) + intercept)
+        for train, test in splitter.split(pre):
+            features = TextFeatures(**{k: getattr(self, k) for k in _FEATURE_PARAMS}, preprocessed=True)
+            A_train = features.fit_transform([pre[i] for i in train])
+            A_test = features.transform([pre[i] for i in test])
+            coef, intercept = self._fit_all(A_train, Ymat[train])
+            oof[test] = expit(np.asarray(A_test @ coef.T, dtype=np.float64) + intercept)
         return oof
 
-    def _tune_thresholds(self, A, Ymat: np.ndarray) -> tuple[np.ndarray, bool]:
+    def _tune_thresholds(self, pre: list[str], Ymat: np.ndarray) -> tuple[np.ndarray, bool]:
         """Per-category thresholds and the empty-prediction rule, both from out-of-fold scores.
 
         Each category's threshold is its own F1-optimal threshold shrunk toward the single threshold that
@@ -701,7 +747,7 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         ``(n * own + 50 * shared) / (n + 50)``. A category with few examples has a noisy optimum of its own
         and borrows from the others; one with hundreds keeps its own.
         """
-        oof = self._oof_scores(A, Ymat)
+        oof = self._oof_scores(pre, Ymat)
         if oof is None:
             return np.full(Ymat.shape[1], 0.5), bool(Ymat.any(axis=1).all())
         own = np.array([_best_f1_threshold(oof[:, j], Ymat[:, j]) for j in range(Ymat.shape[1])])
@@ -816,7 +862,8 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
                 n = term.count(" ") + 1
                 spans = [(tokens[i][0], tokens[i + n - 1][1]) for i in starts]
             else:
-                spans = [(m.start(), m.start() + len(term)) for m in re.finditer("(?=" + re.escape(term) + ")", masked)]
+                found = re.finditer("(?=" + re.escape(term) + ")", masked)  # overlapping occurrences
+                spans = [(m.start(), m.start() + len(term)) for m in found]
             if not spans:
                 continue
             share = float(value) / len(spans)
@@ -932,10 +979,8 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
             "sentiment": None,
         }
         if self.sentiment_ is not None:
-            s_state, s_arrays = self.sentiment_._to_state()
-            s_params = json.loads(json.dumps(self.sentiment_.get_params(deep=False), default=list))
-            state["sentiment"] = {"params": s_params, "state": s_state}
-            arrays.update({f"sentiment__{name}": value for name, value in s_arrays.items()})
+            state["sentiment"], s_arrays = component_state(self.sentiment_)
+            arrays.update({f"sentiment/{name}": value for name, value in s_arrays.items()})
         return state, arrays
 
     @classmethod
@@ -952,11 +997,9 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         self.fill_empty_ = bool(state["fill_empty"])
         self.sentiment_ = None
         if state.get("sentiment"):
-            prefix = "sentiment__"
+            prefix = "sentiment/"
             s_arrays = {name[len(prefix):]: value for name, value in arrays.items() if name.startswith(prefix)}
-            self.sentiment_ = IntentClassifier._from_state(
-                state["sentiment"]["params"], state["sentiment"]["state"], s_arrays
-            )
+            self.sentiment_ = component_from_state(state["sentiment"], s_arrays)
         return self
 
 
@@ -1068,7 +1111,8 @@ def train_feedback_tagger(
     start = time.perf_counter()
     tagger.fit(ds.texts, ds.labels, sentiment=sentiment)
     seconds = time.perf_counter() - start
-    logger.info("trained a feedback tagger on %d texts, %d categories in %.1f s", len(ds), len(tagger.classes_), seconds)
+    logger.info("trained a feedback tagger on %d texts, %d categories in %.1f s",
+                len(ds), len(tagger.classes_), seconds)
     metrics = None
     if dev is not None:
         dev_ds = dev if isinstance(dev, Dataset) else load_dataset(dev, multi_label=True, **read_options)
@@ -1091,8 +1135,9 @@ def evaluate_tagger(tagger: FeedbackTagger, texts: Sequence[str], label_lists) -
     -------
     dict
         JSON-safe: ``n``, ``micro_f1``, ``macro_f1``, ``samples_exact_match``, ``per_label`` (precision,
-        recall, F1 and support per category), ``unknown_labels`` (labels the tagger does not know; they count
-        as missed) and ``thresholds`` (the tagger's per-category thresholds).
+        recall, F1 and support per category), ``unknown_labels`` (labels in ``label_lists`` the tagger does
+        not know: ``micro_f1`` counts them as missed, ``macro_f1`` and ``per_label`` cover the tagger's own
+        categories) and ``thresholds`` (the tagger's per-category thresholds).
 
     Examples
     --------
