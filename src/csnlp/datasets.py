@@ -10,6 +10,7 @@ Encodings: UTF-8 (with or without BOM) is tried first; a file that is not valid 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -113,6 +114,61 @@ def _open_text(path: Path, encoding: str | None):
     return open(path, encoding=enc, errors="strict", newline="")
 
 
+def _locate_undecodable(path: Path, enc: str) -> tuple[int, int]:
+    """(line, byte offset in the file) of the first byte that ``enc`` cannot decode.
+
+    The text reader decodes ahead in chunks, so its error knows neither: decode the file again, counting line
+    breaks the way the readers do (``\r\n``, ``\r`` and ``\n`` each end a line).
+    """
+    decoder = codecs.getincrementaldecoder(enc)(errors="strict")
+    line, offset, after_cr = 1, 0, False
+
+    def count(text: str) -> None:
+        nonlocal line, after_cr
+        if text:
+            line += text.count("\r") + text.count("\n") - text.count("\r\n") - (after_cr and text[0] == "\n")
+            after_cr = text[-1] == "\r"
+
+    with open(path, "rb") as fh:
+        while piece := fh.readline(1 << 16):
+            state = decoder.getstate()
+            try:
+                count(decoder.decode(piece))
+            except UnicodeDecodeError as exc:
+                good = max(0, min(len(piece), exc.start - len(state[0])))
+                decoder.setstate(state)
+                try:
+                    count(decoder.decode(piece[:good]))
+                except UnicodeError:
+                    pass  # the line count is still right up to this piece
+                return line, offset + good
+            except UnicodeError:  # e.g. 'UTF-16 stream does not start with BOM': not tied to a byte
+                return line, offset
+            offset += len(piece)
+    return line, offset
+
+
+def _decode_error(path: Path, encoding: str | None, exc: UnicodeError) -> DataFormatError:
+    enc = encoding or detect_encoding(path)
+    name = codecs.lookup(enc).name
+    try:
+        line, byte = _locate_undecodable(path, enc)
+    except (OSError, UnicodeError):
+        line, byte = None, getattr(exc, "start", None)
+    reason = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
+    if "BOM" in reason:
+        fix = "pass the byte order instead (CLI: --encoding utf-16-le, or utf-16-be)"
+    elif name.startswith("utf-8"):
+        fix = "pass the right encoding (CLI: --encoding gbk)"
+    elif name in ("gbk", "gb2312", "gb18030"):
+        fix = "fix the damaged bytes there or pass the right encoding (CLI: --encoding utf-8)"
+    else:
+        fix = "pass the right encoding (CLI: --encoding utf-8 or --encoding gbk)"
+    where = f"{path} line {line}" if line is not None else str(path)
+    at = f" at byte {byte}" if byte is not None and isinstance(exc, UnicodeDecodeError) else ""
+    return DataFormatError(f"{where}: cannot be decoded as {enc} ({reason}{at}): {fix}")
+
+
 def _format_of(path: Path, fmt: str | None) -> str:
     if fmt:
         fmt = fmt.lower()
@@ -169,20 +225,28 @@ def _records_jsonl(path: Path, encoding: str | None) -> Iterator[tuple[int, dict
                     line = line.lstrip("\ufeff")  # a BOM even when the caller named plain utf-8
                 if not line.strip():
                     continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield lineno, DataFormatError(f"{path} line {lineno}: not valid JSON ({exc.msg})")
+                obj = _json_line(line, f"{path} line {lineno}")
+                if isinstance(obj, Exception):
+                    yield lineno, obj
                     continue
                 if not isinstance(obj, dict):
                     yield lineno, DataFormatError(f"{path} line {lineno}: expected a JSON object, got {type(obj).__name__}")
                     continue
                 yield lineno, obj
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(
-            f"{path}: cannot be decoded as {encoding or 'detected encoding'} ({exc.reason} at byte {exc.start}): "
-            "pass the right encoding (CLI: --encoding gbk)"
-        ) from None
+    except UnicodeError as exc:  # not only UnicodeDecodeError: utf-16 without a BOM raises a plain UnicodeError
+        raise _decode_error(path, encoding, exc) from None
+
+
+def _json_line(line: str, where: str):
+    """The parsed line, or a DataFormatError to report as a bad line."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        return DataFormatError(f"{where}: not valid JSON ({exc.msg})")
+    except RecursionError:
+        return DataFormatError(f"{where}: not valid JSON (nested too deeply)")
+    except ValueError as exc:  # an integer of more than 4300 digits
+        return DataFormatError(f"{where}: not valid JSON ({exc})")
 
 
 def _pick(header: list[str], names: tuple[str, ...]) -> str | None:
@@ -193,33 +257,95 @@ def _pick(header: list[str], names: tuple[str, ...]) -> str | None:
     return None
 
 
+class _Lines:
+    """The physical lines of a file for csv.reader, numbered, with a way to read some of them again.
+
+    csv.reader takes no more lines than the record it returns, so after a bad record the lines it swallowed
+    can be pushed back and read by a new reader.
+    """
+
+    def __init__(self, fh):
+        self._numbered = enumerate(fh, 1)
+        self._again: list[tuple[int, str]] = []
+        self.taken: list[tuple[int, str]] = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        item = self._again.pop() if self._again else next(self._numbered)
+        self.taken.append(item)
+        return item[1]
+
+    def read_again(self, items: list[tuple[int, str]]) -> None:
+        self._again.extend(reversed(items))
+
+
+def _strictly_quoted(taken: list[tuple[int, str]], delimiter: str) -> bool:
+    # Every line opening with a stray quote pairs with the next one ('"a,x' + '"b,x' -> 'a,x\nb', 'x'): only
+    # strict parsing sees the text after the closing quote. Checked on multi-line records only, so that a
+    # one-line 'say "hi" now' stays readable as before.
+    try:
+        next(csv.reader((line for _, line in taken), delimiter=delimiter, strict=True))
+    except csv.Error:
+        return False
+    return True
+
+
 def _records_csv(path: Path, encoding: str | None, delimiter: str) -> Iterator[tuple[int, dict | Exception]]:
     try:
         with _open_text(path, encoding) as fh:
-            reader = csv.reader(fh, delimiter=delimiter)
+            lines = _Lines(fh)
+            reader = csv.reader(lines, delimiter=delimiter)
             try:
                 header = next(reader)
             except StopIteration:
                 return
+            except csv.Error as exc:
+                raise DataFormatError(f"{path} line 1: broken CSV header ({exc}): fix the header line") from None
             header = [h.strip().lstrip("\ufeff") for h in header]
             width = len(header)
-            for row in reader:
-                lineno = reader.line_num
-                if not row or not any(cell.strip() for cell in row):
+            label_cols = [i for i, h in enumerate(header) if h.lower() in LABEL_COLUMNS + LABELS_COLUMNS]
+            while True:
+                lines.taken = []
+                try:
+                    row, problem = next(reader), None
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    row, problem = None, f"broken CSV: {exc}"
+                if not lines.taken:
+                    return
+                lineno = lines.taken[0][0]  # where the record starts: where a stray quote sits
+                spans = len(lines.taken) > 1
+                if row is not None:
+                    if not row or not any(cell.strip() for cell in row):
+                        continue
+                    if len(row) != width:
+                        problem = f"expected {width} fields like the header, got {len(row)}"
+                    elif spans and any("\n" in row[i] or "\r" in row[i] for i in label_cols):
+                        problem = "a label cannot hold a line break"
+                    elif spans and not _strictly_quoted(lines.taken, delimiter):
+                        problem = "text follows the closing quote"
+                if problem is None:
+                    yield lineno, dict(zip(header, row))
                     continue
-                if len(row) != width:
-                    yield lineno, DataFormatError(
-                        f"{path} line {lineno}: expected {width} fields like the header, got {len(row)} "
-                        "(an unquoted delimiter or a broken line?)"
+                if spans:
+                    # A quote opened on this line swallowed the lines after it: report this line only and read
+                    # the others again as records of their own, so that nothing disappears.
+                    problem = (
+                        f"a quoted field runs from here to line {lines.taken[-1][0]} ({problem}): "
+                        'close the quote, or double a quote inside the text ("")'
                     )
-                    continue
-                yield lineno, dict(zip(header, row))
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(
-            f"{path}: cannot be decoded ({exc.reason} at byte {exc.start}): pass the right encoding (CLI: --encoding gbk)"
-        ) from None
-    except csv.Error as exc:
-        raise DataFormatError(f"{path}: broken CSV ({exc}); fix the quoting or pass skip_bad_lines") from None
+                    lines.read_again(lines.taken[1:])
+                    reader = csv.reader(lines, delimiter=delimiter)
+                elif row is None:
+                    problem += ": fix the quoting on this line"
+                else:
+                    problem += " (an unquoted delimiter or a broken line?)"
+                yield lineno, DataFormatError(f"{path} line {lineno}: {problem}")
+    except UnicodeError as exc:  # not only UnicodeDecodeError: utf-16 without a BOM raises a plain UnicodeError
+        raise _decode_error(path, encoding, exc) from None
 
 
 _RASA_ENTITY_RE = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
@@ -231,6 +357,10 @@ def _records_rasa(path: Path, encoding: str | None, notes: list[str]) -> Iterato
     try:
         with _open_text(path, encoding) as fh:
             doc = yaml.safe_load(fh)
+    except UnicodeError as exc:
+        raise _decode_error(path, encoding, exc) from None
+    except RecursionError:
+        raise DataFormatError(f"{path}: not valid YAML (nested too deeply)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -283,10 +413,9 @@ def iter_text_records(lines, source: str = "<stdin>") -> Iterator[tuple[int, dic
         if not line.strip():
             continue
         if line.lstrip().startswith("{"):
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield lineno, DataFormatError(f"{source} line {lineno}: not valid JSON ({exc.msg})")
+            obj = _json_line(line, f"{source} line {lineno}")
+            if isinstance(obj, Exception):
+                yield lineno, obj
                 continue
             if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
                 yield lineno, DataFormatError(f"{source} line {lineno}: JSON object has no string 'text' field")
