@@ -10,13 +10,14 @@ import argparse
 import io
 import json
 import logging
+import re
 import sys
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from csnlp import __version__
-from csnlp.exceptions import CsnlpError
+from csnlp.exceptions import CsnlpError, DataFormatError, InputError
 
 logger = logging.getLogger("csnlp.cli")
 
@@ -47,8 +48,24 @@ class _Progress:
             sys.stderr.write(f"\r{self.label}: {self.n:,} done\n")
 
 
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
 def _emit(obj: dict, out) -> None:
-    out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    """Write ``obj`` as one JSON line, readable (``ensure_ascii=False``) wherever the output can hold it.
+
+    A lone surrogate (from a JSON ``\\ud800`` escape in the input) cannot be written as UTF-8: it is written as
+    its JSON escape ``\\ud800`` instead, and the rest of the line stays readable. A stream in a narrower
+    encoding (a GBK console) that cannot hold some character gets the whole record with ``\\uXXXX`` escapes.
+    Either way the line is valid JSON that reads back as exactly the same strings: nothing is replaced or dropped.
+    """
+    line = json.dumps(obj, ensure_ascii=False)
+    if _SURROGATE_RE.search(line):  # only inside JSON strings, where the escape means the same code point
+        line = _SURROGATE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+    try:
+        out.write(line + "\n")
+    except UnicodeEncodeError:
+        out.write(json.dumps(obj, ensure_ascii=True) + "\n")
 
 
 def _read_options(args) -> dict:
@@ -87,14 +104,27 @@ def _batched(records: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def _stream(args, label: str, process) -> int:
+def _input_source(args) -> str:
+    """How the messages' origin is named in line errors."""
+    if args.texts:
+        return "argument"
+    return args.input if args.input and args.input != "-" else "<stdin>"
+
+
+def _stream(args, label: str, process, check=None) -> int:
     """Read records in batches, ``process(good_records) -> list of dicts``, write one JSON line per input line
-    in input order. A bad line is fatal, or with --skip-bad-lines an ``{"line", "error"}`` record."""
+    in input order. A bad line is fatal, or with --skip-bad-lines an ``{"line", "error"}`` record.
+
+    ``check(record)``, when given, raises :class:`InputError` for a record the command cannot use (a bad line).
+    """
     progress = _Progress(label)
     out = sys.stdout
     skipped = 0
     size = args.batch_size if args.jobs in (None, 1) else max(args.batch_size, 8192)
-    for batch in _batched(_input_records(args), size):
+    records = _input_records(args)
+    if check is not None:
+        records = _checked(records, check, _input_source(args))
+    for batch in _batched(records, size):
         good = [(lineno, rec) for lineno, rec in batch if not isinstance(rec, Exception)]
         results = iter(process(good) if good else [])
         for lineno, rec in batch:
@@ -113,11 +143,22 @@ def _stream(args, label: str, process) -> int:
     return 0
 
 
+def _checked(records, check, source: str) -> Iterator[tuple[int, dict | Exception]]:
+    for lineno, rec in records:
+        if not isinstance(rec, Exception):
+            try:
+                check(rec)
+            except InputError as exc:
+                rec = DataFormatError(f"{source} line {lineno}: {exc}")
+        yield lineno, rec
+
+
 # -- sub-commands -------------------------------------------------------------------------------------------
 def cmd_train(args) -> int:
     from csnlp.persistence import save
-    from csnlp.training import read_config, train_intent_classifier
+    from csnlp.training import check_seed, read_config, train_intent_classifier
 
+    check_seed(args.seed)  # for every task, before any data is read
     if args.task == "tag":
         from csnlp.tag import train_feedback_tagger
 
@@ -142,30 +183,46 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _load_intent_model(path):
+_INTENT_KINDS = ("intent_classifier", "streaming_intent_classifier", "router")
+
+
+def _bundle_kind(model) -> str:
+    manifest = getattr(model, "bundle_manifest_", None) or {}
+    return manifest.get("kind") or type(model).__name__
+
+
+def _wrong_kind(path, model, command: str, expected) -> InputError:
+    return InputError(f"{path} is a {_bundle_kind(model)} bundle, but 'csnlp {command}' needs one of these "
+                      f"kinds: {', '.join(expected)}; pass one with --model (or leave --model out for the "
+                      "embedded default model)")
+
+
+def _load_intent_model(path, command: str = "predict"):
+    """The intent classifier of an intent or router bundle (the embedded default without ``path``)."""
+    from csnlp.intent import IntentClassifier
     from csnlp.persistence import load
+    from csnlp.route import Router
+    from csnlp.streaming import StreamingIntentClassifier
 
     if path is None:
         from csnlp.default import load_default
 
         return load_default().classifier
     model = load(path)
-    return getattr(model, "classifier", model)
+    if isinstance(model, Router):
+        return model.classifier
+    if not isinstance(model, (IntentClassifier, StreamingIntentClassifier)):
+        raise _wrong_kind(path, model, command, _INTENT_KINDS)
+    return model
 
 
 def cmd_evaluate(args) -> int:
     from csnlp.datasets import load_dataset
-    from csnlp.persistence import load
 
     if args.task == "tag":
         from csnlp.tag import evaluate_tagger
 
-        tagger = load(args.model) if args.model else None
-        if tagger is None:
-            from csnlp.default import load_default
-
-            tagger = load_default().tagger
-        tagger = getattr(tagger, "tagger", tagger)
+        tagger = _load_tagger(args.model, "evaluate --task tag")
         ds = load_dataset(args.data, multi_label=True, **_read_options(args))
         report = evaluate_tagger(tagger, ds.texts, ds.labels)
         report["data"] = str(args.data)
@@ -175,7 +232,7 @@ def cmd_evaluate(args) -> int:
         return 0
     from csnlp.evaluation import evaluate_intents, save_intent_plots
 
-    model = _load_intent_model(args.model)
+    model = _load_intent_model(args.model, "evaluate")
     ds = load_dataset(args.data, multi_label=False, **_read_options(args))
     report = evaluate_intents(model, ds.texts, ds.labels)
     report["data"] = str(args.data)
@@ -214,7 +271,7 @@ def _print_table(report: dict, key: str, out) -> None:
 
 
 def cmd_predict(args) -> int:
-    model = _load_intent_model(args.model)
+    model = _load_intent_model(args.model, "predict")
     model.n_jobs = args.jobs
 
     def process(good):
@@ -243,7 +300,7 @@ def _load_router(args):
         router = load_default()
     else:
         model = load(args.model)
-        router = model if isinstance(model, Router) else Router(model)
+        router = model if isinstance(model, Router) else Router(_intent_model(args.model, model, args.command))
     if getattr(args, "kb", None):
         router.kb = KnowledgeBase.from_dir(args.kb)
     if getattr(args, "policy", None):
@@ -252,19 +309,37 @@ def _load_router(args):
     return router
 
 
+def _intent_model(path, model, command: str):
+    """``model`` when it is an intent classifier, else the error naming the kind expected and found."""
+    from csnlp.intent import IntentClassifier
+    from csnlp.streaming import StreamingIntentClassifier
+
+    if not isinstance(model, (IntentClassifier, StreamingIntentClassifier)):
+        raise _wrong_kind(path, model, command, _INTENT_KINDS)
+    return model
+
+
 _CONTEXT_KEYS = ("failures", "previous", "tier", "channel")
 
 
+def _context_of(rec: dict, channel: str | None) -> dict | None:
+    context = {k: rec[k] for k in _CONTEXT_KEYS if k in rec} or None
+    return {"channel": channel} | (context or {}) if channel else context
+
+
 def cmd_route(args) -> int:
+    from csnlp.route import check_context
+
     router = _load_router(args)
+    show_private = args.show_private
 
     def process(good):
-        contexts = [{k: rec[k] for k in _CONTEXT_KEYS if k in rec} or None for _, rec in good]
-        if args.channel:
-            contexts = [{"channel": args.channel} | (c or {}) for c in contexts]
-        return [d.to_dict() for d in router.route_many([rec["text"] for _, rec in good], contexts, n_jobs=args.jobs)]
+        contexts = [_context_of(rec, args.channel) for _, rec in good]
+        decisions = router.route_many([rec["text"] for _, rec in good], contexts, n_jobs=args.jobs)
+        return [d.to_dict(include_private_values=show_private) for d in decisions]
 
-    return _stream(args, "routed", process)
+    # a bad context (failures, previous) is a bad line of the input, like a line without 'text'
+    return _stream(args, "routed", process, check=lambda rec: check_context(_context_of(rec, args.channel)))
 
 
 def format_decision(decision) -> str:
@@ -319,23 +394,28 @@ DEMO_CONVERSATION = [
 ]
 
 
-def _load_tagger(path):
+def _load_tagger(path, command: str = "tag"):
+    """The feedback tagger of a tagger or router bundle (the embedded default's without ``path``)."""
     from csnlp.persistence import load
+    from csnlp.route import Router
+    from csnlp.tag import FeedbackTagger
 
     if path is None:
         from csnlp.default import load_default
 
         tagger = load_default().tagger
     else:
-        tagger = load(path)
-        tagger = getattr(tagger, "tagger", tagger)
+        model = load(path)
+        if not isinstance(model, (Router, FeedbackTagger)):
+            raise _wrong_kind(path, model, command, ("feedback_tagger", "router"))
+        tagger = model.tagger if isinstance(model, Router) else model
     if tagger is None:
         raise CsnlpError("this model has no feedback tagger: train one with 'csnlp train --task tag'")
     return tagger
 
 
 def cmd_tag(args) -> int:
-    tagger = _load_tagger(args.model)
+    tagger = _load_tagger(args.model, "tag")
     return _stream(args, "tagged", lambda good: [r.to_dict() for r in tagger.tag([rec["text"] for _, rec in good])])
 
 
@@ -356,6 +436,8 @@ def cmd_tune(args) -> int:
     from csnlp.route import Router, tune_router
 
     model = load(args.model)
+    if not isinstance(model, Router):
+        model = _intent_model(args.model, model, "tune")
     router = tune_router(model, args.data, target_precision=args.target_precision, cv=args.cv,
                          per_intent=args.per_intent, read_options=_read_options(args), out_dir=args.curve)
     result = router.tuning_result_
@@ -468,6 +550,10 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_router_options(p)
     p.add_argument("--channel", help="channel of every message (app, wechat, miniprogram, sms, web): sms gets short replies")
+    p.add_argument("--show-private", action="store_true",
+                   help="print private values (phone, ID-card and bank-card numbers, e-mail addresses) in "
+                        "'entities' and 'reply'; by default they are left out of 'entities' and replaced in 'reply' by "
+                        "the placeholders of 'masked_text' (order and tracking numbers are always shown)")
     _add_stream_options(p)
     p.set_defaults(func=cmd_route)
 
@@ -541,6 +627,16 @@ def _configure_logging(verbosity: int) -> None:
     root.setLevel(level)
 
 
+def _is_text_encoding(name: str) -> bool:
+    """True for a codec that turns bytes into str (not e.g. 'rot13' or 'base64', nor an unknown name)."""
+    try:
+        "".encode(name)
+        b"".decode(name)
+    except LookupError:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``csnlp`` command line; returns the exit code."""
     parser = build_parser()
@@ -549,6 +645,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     _configure_logging(args.verbose)
+    encoding = getattr(args, "encoding", None)
+    if encoding is not None and not _is_text_encoding(encoding):
+        print(f"csnlp {args.command}: error: unknown encoding {encoding!r}: use e.g. --encoding utf-8, gbk or "
+              "gb18030", file=sys.stderr)
+        return 1
     with warnings.catch_warnings():
         warnings.simplefilter("default")
         warnings.showwarning = lambda msg, cat, *a, **k: print(f"warning: {msg}", file=sys.stderr)

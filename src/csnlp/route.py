@@ -33,9 +33,14 @@ from csnlp._validation import MAX_TEXT_LENGTH, check_texts
 from csnlp.exceptions import InputError, NotFittedError, TuningError
 from csnlp.kb import FaqMatch, KnowledgeBase
 from csnlp.policy import PRIORITIES, REASONS, Policy
-from csnlp.text import WECHAT_EMOJI_RE, Entity, mask, normalize
+from csnlp.text import PLACEHOLDERS, WECHAT_EMOJI_RE, Entity, mask, normalize
 
-__all__ = ["Decision", "Router", "PhraseMatcher", "tune_router"]
+__all__ = ["Decision", "Router", "PhraseMatcher", "tune_router", "check_context", "PRIVATE_ENTITY_KINDS"]
+
+#: Entity kinds whose values identify a person (phone, ID-card and bank-card numbers, e-mail addresses).
+#: ``Decision.to_dict(include_private_values=False)`` leaves them out and replaces them in the reply by their
+#: placeholders (``<PHONE>`` ...); order and tracking numbers and amounts are not private in this sense.
+PRIVATE_ENTITY_KINDS = ("phone", "id_card", "bank_card", "email")
 
 logger = logging.getLogger(__name__)
 
@@ -94,20 +99,34 @@ class Decision:
     faq_id: str | None = None
     truncated: bool = False
 
-    def to_dict(self, include_entity_values: bool = True) -> dict:
-        """JSON-safe dict. ``include_entity_values=False`` leaves out the raw values (for logs and reports)."""
+    def to_dict(self, include_entity_values: bool = True, *, include_private_values: bool | None = None) -> dict:
+        """JSON-safe dict.
+
+        ``include_entity_values=False`` leaves out every entity's raw value (for logs and reports).
+        ``include_private_values=False`` leaves out only the values of :data:`PRIVATE_ENTITY_KINDS` (phone,
+        ID-card and bank-card numbers, e-mail addresses) and keeps order numbers, tracking numbers and amounts;
+        it defaults to ``include_entity_values``. Whenever private values are left out, the ones the knowledge
+        base filled into ``reply`` are replaced there by their placeholders (``<PHONE>`` ...) too.
+        """
+        if include_private_values is None:
+            include_private_values = include_entity_values
+
+        def shows_value(e: Entity) -> bool:
+            return include_entity_values and (include_private_values or e.kind not in PRIVATE_ENTITY_KINDS)
+
+        reply = self.reply if include_private_values else _redact_private(self.reply, self.entities)
         return {
             "action": self.action,
             "intent": self.intent,
             "confidence": round(float(self.confidence), 6),
             "candidates": [{"intent": i, "score": round(float(s), 6)} for i, s in self.candidates],
-            "reply": self.reply,
+            "reply": reply,
             "reason": self.reason,
             "queue": self.queue,
             "priority": self.priority,
             "masked_text": self.masked_text,
             "entities": [
-                {"kind": e.kind, "start": e.start, "end": e.end} | ({"value": e.value} if include_entity_values else {})
+                {"kind": e.kind, "start": e.start, "end": e.end} | ({"value": e.value} if shows_value(e) else {})
                 for e in self.entities
             ],
             "tags": list(self.tags),
@@ -116,6 +135,20 @@ class Decision:
             "faq_id": self.faq_id,
             "truncated": self.truncated,
         }
+
+
+def _redact_private(reply: str | None, entities) -> str | None:
+    """``reply`` with every value of a private entity (as found, upper- or lower-cased) replaced by its placeholder."""
+    if not reply:
+        return reply
+    forms = {}
+    for e in entities:
+        if e.kind in PRIVATE_ENTITY_KINDS and e.value:
+            for form in (e.value, e.value.upper(), e.value.lower()):
+                forms.setdefault(form, PLACEHOLDERS[e.kind])
+    for form in sorted(forms, key=len, reverse=True):  # longest first: a value inside another is not left half-done
+        reply = reply.replace(form, forms[form])
+    return reply
 
 
 class PhraseMatcher:
@@ -239,7 +272,7 @@ class Router:
             contexts = [None] * len(texts)
         elif isinstance(contexts, dict) or len(contexts) != len(texts):
             raise InputError("contexts must be a list with one context (dict or None) per text")
-        contexts = [_check_context(c) for c in contexts]
+        contexts = [check_context(c) for c in contexts]
         if n_jobs not in (None, 1):
             from csnlp._parallel import map_chunks
 
@@ -518,7 +551,21 @@ def _replace(d: Decision, **changes) -> Decision:
     return replace(d, **changes)
 
 
-def _check_context(ctx) -> dict:
+def check_context(ctx: dict | None) -> dict:
+    """``ctx`` as the dict the router reads ({} for None); :class:`InputError` naming the key when it is malformed.
+
+    A context is a dict with optional ``failures`` (an int >= 0), ``previous`` (a list of the conversation's
+    earlier decisions: :class:`Decision` objects, their ``to_dict()`` dicts or None), ``tier`` and ``channel``.
+
+    Examples
+    --------
+    >>> check_context({"previous": [{"action": "clarify", "reason": "ambiguous"}], "tier": "vip"})["tier"]
+    'vip'
+    >>> check_context({"previous": "还是不行"})
+    Traceback (most recent call last):
+    ...
+    csnlp.exceptions.InputError: context['previous'] must be a list of the conversation's earlier decisions ...
+    """
     if ctx is None:
         return {}
     if not isinstance(ctx, dict):
@@ -526,6 +573,15 @@ def _check_context(ctx) -> dict:
     failures = ctx.get("failures")
     if failures is not None and (isinstance(failures, bool) or not isinstance(failures, int) or failures < 0):
         raise InputError(f"context['failures'] must be a non-negative int, got {failures!r}")
+    previous = ctx.get("previous")
+    if previous is not None:
+        if not isinstance(previous, (list, tuple)):
+            raise InputError(f"context['previous'] must be a list of the conversation's earlier decisions (Decision "
+                             f"objects or their to_dict() dicts) or None, got {type(previous).__name__}")
+        for i, prev in enumerate(previous):
+            if prev is not None and not isinstance(prev, (Decision, dict)):
+                raise InputError(f"context['previous'][{i}] must be a Decision or its to_dict() dict, got "
+                                 f"{type(prev).__name__}: pass the earlier decisions of the conversation")
     return ctx
 
 

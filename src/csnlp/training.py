@@ -8,12 +8,14 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
+
 from csnlp.datasets import Dataset, load_dataset
 from csnlp.evaluation import evaluate_intents
 from csnlp.exceptions import InputError
 from csnlp.intent import IntentClassifier
 
-__all__ = ["read_config", "train_intent_classifier"]
+__all__ = ["check_seed", "read_config", "train_intent_classifier"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +45,27 @@ def read_config(path: str | os.PathLike | None) -> dict:
     return config
 
 
+def check_seed(seed: object) -> int | None:
+    """``seed`` as an int when it is None or a whole number in [0, 2**32 - 1] (what NumPy and scikit-learn accept).
+
+    Examples
+    --------
+    >>> check_seed(42)
+    42
+    >>> check_seed(-5)
+    Traceback (most recent call last):
+    ...
+    csnlp.exceptions.InputError: seed must be a whole number from 0 to 4294967295, got -5: e.g. --seed 0
+    """
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise InputError(f"seed must be a whole number from 0 to {2**32 - 1}, got {seed!r}: e.g. --seed 0")
+    return int(seed)
+
+
 def _make_classifier(config: dict, seed: int | None) -> IntentClassifier:
+    seed = check_seed(seed)
     allowed = set(IntentClassifier().get_params())
     unknown = sorted(set(config) - allowed)
     if unknown:
@@ -75,6 +97,7 @@ def train_intent_classifier(
     The model's ``bundle_metadata_`` records the training data's fingerprint, its size, the training time
     and, when ``dev`` is given, the dev-set metrics; :func:`csnlp.save` writes them into the manifest.
     """
+    check_seed(seed)  # before reading what may be a large file
     ds = data if isinstance(data, Dataset) else load_dataset(data, **read_options)
     if ds.multi_label:
         raise InputError(f"{ds.source} has multi-label records: train a feedback tagger (--task tag) instead")

@@ -20,7 +20,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, KFold
 
 from csnlp._validation import check_labels, check_texts
-from csnlp.exceptions import InputError
+from csnlp.exceptions import InputError, TuningError
 
 __all__ = [
     "TuningResult",
@@ -271,13 +271,26 @@ def cross_val_proba(
     which real traffic always brings (about 1/K of the messages). Their labels are returned as ``UNKNOWN``
     (an answer to them is always wrong): the result is ``(proba, labels)`` then. ``return_stats`` appends
     the vocabulary-coverage statistics of each message under its fold's model.
+
+    Raises
+    ------
+    InputError
+        ``cv`` is not an int >= 2.
+    TuningError
+        ``cv`` is larger than the number of texts, or a fold would train on fewer than 2 intents.
     """
     texts = check_texts(X)
     labels = np.asarray(check_labels(y, len(texts)))
-    if not isinstance(cv, int) or cv < 2:
+    if isinstance(cv, bool) or not isinstance(cv, int) or cv < 2:
         raise InputError(f"cv must be an int >= 2, got {cv!r}")
-    classes = np.unique(labels)
-    counts = np.unique(labels, return_counts=True)[1]
+    if cv > len(texts):
+        raise TuningError(f"cv={cv} folds need at least {cv} texts, got {len(texts)}: lower cv (CLI: --cv) to at "
+                          f"most {len(texts)}, or give more labelled data")
+    classes, counts = np.unique(labels, return_counts=True)
+    if len(classes) < 2:
+        raise TuningError(f"cross-validation needs at least 2 intents in the data, got {len(classes)}")
+    # Folds are stratified when every intent has at least ``cv`` texts; otherwise plain shuffled folds, in which
+    # an intent missing from a fold's training part gets probability 0 for that fold's messages.
     if counts.min() >= cv:
         splits = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state).split(texts, labels)
     else:
@@ -292,6 +305,9 @@ def cross_val_proba(
             held_out = np.isin(labels, classes[groups == k])
             train = train[~held_out[train]]
             effective[test[held_out[test]]] = UNKNOWN
+        if len(np.unique(labels[train])) < 2:
+            raise TuningError(f"cross-validation fold {k + 1} of {cv} leaves fewer than 2 intents to train on: "
+                              "lower cv (CLI: --cv) or give more texts per intent")
         model = clone(classifier)
         model.fit([texts[i] for i in train], labels[train])
         cols = np.searchsorted(classes, model.classes_)
