@@ -40,6 +40,19 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
+_TOKENIZER = None
+
+
+def jieba_cut(text: str) -> list[str]:
+    """jieba's default segmentation with a tokenizer of our own (a module function, so models pickle)."""
+    global _TOKENIZER
+    if _TOKENIZER is None:
+        import jieba
+
+        _TOKENIZER = jieba.Tokenizer()
+    return _TOKENIZER.lcut(text)
+
+
 class JiebaTfidfLogistic:
     """Reference: jieba word 1-2-gram TF-IDF + LogisticRegression(C=10) (the datasets README's baseline)."""
 
@@ -50,8 +63,7 @@ class JiebaTfidfLogistic:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
-        self.tk = jieba.Tokenizer()
-        self.vec = TfidfVectorizer(tokenizer=self.tk.lcut, token_pattern=None, ngram_range=(1, 2), sublinear_tf=True)
+        self.vec = TfidfVectorizer(tokenizer=jieba_cut, token_pattern=None, ngram_range=(1, 2), sublinear_tf=True)
         self.clf = LogisticRegression(C=10, max_iter=1000).fit(self.vec.fit_transform(texts), labels)
         return self
 

@@ -362,3 +362,15 @@ def test_integer_labels_keep_their_type(intent_texts, intent_labels):
     y = [classes.index(label) for label in intent_labels]
     clf = IntentClassifier(calibration_folds=0).fit(intent_texts, y)
     assert clf.score(intent_texts, y) > 0.9
+
+
+def test_batch_paths_give_the_same_probabilities(fitted_clf, heldout):
+    """Small batches go text by text, large ones through the vectorised path, repeated texts are featurised
+    once: all three must give bit-identical probabilities (decisions must not depend on batch size)."""
+    texts = [t for t, _ in heldout] * 2 + ["", "在吗在吗", "<PHONE>"]
+    batch = fitted_clf.predict_proba(texts)
+    one_by_one = np.vstack([fitted_clf.predict_proba([t]) for t in texts])
+    assert np.array_equal(batch, one_by_one)
+    stats_batch = fitted_clf.predict_proba_with_stats(texts)[1]
+    stats_one = np.vstack([fitted_clf.predict_proba_with_stats([t])[1] for t in texts])
+    assert np.array_equal(stats_batch, stats_one)

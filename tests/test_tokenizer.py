@@ -13,6 +13,8 @@ import textwrap
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 
 from csnlp import DataFormatError, InputError, JiebaTokenizer, normalize
@@ -256,3 +258,17 @@ def test_unwritable_cache_dir_that_passes_access_check_is_silent(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout == "我要|退货\n"
     assert result.stderr == ""
+
+
+_CHAT = st.lists(st.sampled_from(list("我要退货快递到哪了在吗你好谢谢ab12 .,!？。[]<>微笑PHONE\t\r\n")
+                                 + ["<PHONE>", "[微笑]", "😀", "运费险"]), max_size=20).map("".join)
+
+
+_MANY_TOKENIZERS = [JiebaTokenizer(user_words=["运费险"], stop_words=["的"], hmm=False), JiebaTokenizer()]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_CHAT, max_size=12), st.sampled_from(_MANY_TOKENIZERS))
+def test_tokens_many_equals_one_by_one(texts, tok):
+    # (module-level tokenizers: a user dictionary is built once, not per example)
+    assert tok.tokens_many(texts) == [tok(t) for t in texts]

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import re
 from collections import Counter
+from functools import partial
 from itertools import chain
 
 import numpy as np
@@ -131,8 +133,36 @@ class TextFeatures(TransformerMixin, BaseEstimator):
 
     def _transform(self, texts: list[str], return_stats: bool = False):
         # the unwrapped hot path (TransformerMixin wraps ``transform`` with output-container handling)
-        grams = {b.name: [Counter(b.analyze(t)) for t in texts] for b in self.blocks_}
-        X_, stats = self._matrix(grams, len(texts), return_stats)
+        if len(texts) < _VECTORISE_FROM:
+            grams = {b.name: [Counter(b.analyze(t)) for t in texts] for b in self.blocks_}
+            X_, stats = self._matrix(grams, len(texts), return_stats)
+            return (X_, stats) if return_stats else X_
+        distinct = dict.fromkeys(texts)
+        if len(distinct) < 0.9 * len(texts):
+            # real traffic repeats itself (你好, 在吗, 转人工): featurise each distinct text once
+            where = {t: i for i, t in enumerate(distinct)}
+            index = np.fromiter((where[t] for t in texts), dtype=np.int64, count=len(texts))
+            X_, stats = self._transform(list(distinct), return_stats=True)
+            X_ = X_[index]
+            return (X_, stats[index]) if return_stats else X_
+        n = len(texts)
+        stats = np.zeros((n, len(self.blocks_)))
+        rows, cols, values, offset = [], [], [], 0
+        for k, b in enumerate(self.blocks_):
+            r, c, w, share = b.encode(texts, self.sublinear_tf, return_stats)
+            rows.append(r)
+            cols.append(c + offset)
+            values.append(w)
+            stats[:, k] = share
+            offset += len(b.vocabulary)
+        r, c, w = np.concatenate(rows), np.concatenate(cols), np.concatenate(values)
+        # each block is sorted by (row, column) and blocks come in column order: a stable sort by row is CSR order
+        order = np.argsort(r, kind="stable")
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(r, minlength=n), out=indptr[1:])
+        X_ = sp.csr_matrix(
+            (w[order].astype(np.float32), c[order].astype(np.int32), indptr.astype(np.int32)), shape=(n, offset)
+        )
         return (X_, stats) if return_stats else X_
 
     def _matrix(self, grams: dict, n: int, with_stats: bool = False) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -184,6 +214,9 @@ class TextFeatures(TransformerMixin, BaseEstimator):
 
 
 _SPACES_RE = re.compile(r"\s\s+")
+_is_known = partial(operator.is_not, None)
+#: Batches from this size on take the vectorised path; smaller ones the per-text one (less numpy overhead).
+_VECTORISE_FROM = 16
 
 
 class _Block:
@@ -196,18 +229,68 @@ class _Block:
         self.set_idf(np.zeros(0))
 
     def analyze(self, text: str) -> list[str]:
+        return self._grams(self._units(text))[0]
+
+    def _units(self, text: str):
+        # tokens for the word block, the text with runs of spaces collapsed for the character block
+        return self.tokenizer(text) if self.name == "word" else _SPACES_RE.sub(" ", text)
+
+    @property
+    def _stat_order(self) -> int:
+        # words themselves, but character bigrams: nearly every single character is known
         lo, hi = self.ngram_range
-        if self.name == "word":
-            tokens = self.tokenizer(text)
-            grams = list(tokens) if lo == 1 else []
-            for n in range(max(lo, 2), hi + 1):
-                grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
-            return grams
-        text = _SPACES_RE.sub(" ", text)
-        grams = list(text) if lo == 1 else []
+        return lo if self.name == "word" else min(max(lo, 2), hi)
+
+    def _grams(self, units) -> tuple[list[str], int, int]:
+        """The n-grams of ``units`` (tokens or characters) by increasing n, and the slice holding the
+        n-grams of the order the coverage statistic counts."""
+        lo, hi = self.ngram_range
+        order = self._stat_order
+        grams = list(units) if lo == 1 else []
+        start, stop = 0, len(grams)
         for n in range(max(lo, 2), hi + 1):
-            grams.extend(text[i : i + n] for i in range(len(text) - n + 1))
-        return grams
+            if n == order:
+                start = len(grams)
+            if self.name == "word":
+                grams.extend(" ".join(units[i : i + n]) for i in range(len(units) - n + 1))
+            else:
+                grams.extend(units[i : i + n] for i in range(len(units) - n + 1))
+            if n == order:
+                stop = len(grams)
+        return grams, start, stop
+
+    def encode(self, texts: list[str], sublinear_tf: bool, with_stats: bool = False):
+        """Vectorised :meth:`rows` for a batch: (row ids, column ids, L2-normalised TF-IDF weights, known share).
+
+        Python only looks n-grams up in the vocabulary; counting, weighting and normalising are numpy calls.
+        """
+        get, vocab = self.vocabulary.get, self.vocabulary
+        if self.name == "word":
+            units = self.tokenizer.tokens_many(texts)
+        else:
+            units = [self._units(t) for t in texts]
+        n = len(texts)
+        found: list[int] = []
+        lengths = [0] * n
+        share = np.zeros(n)
+        for i, u in enumerate(units):
+            grams, start, stop = self._grams(u)
+            before = len(found)
+            found.extend(filter(_is_known, map(get, grams)))
+            lengths[i] = len(found) - before
+            if with_stats and stop > start:
+                smallest = set(grams[start:stop])
+                share[i] = sum(g in vocab for g in smallest) / len(smallest)
+        size = max(len(self.vocabulary), 1)
+        keys = np.repeat(np.arange(n, dtype=np.int64), lengths) * size + np.asarray(found, dtype=np.int64)
+        keys, counts = np.unique(keys, return_counts=True)  # sorted: by row, then column
+        rows, cols = np.divmod(keys, size)
+        tf = counts.astype(np.float64)
+        if sublinear_tf:
+            tf = 1.0 + np.log(tf)
+        w = tf * self.idf[cols]
+        w /= np.sqrt(np.bincount(rows, weights=w * w, minlength=n))[rows]
+        return rows, cols, w, share
 
     def fit(self, docs: list[Counter], min_df: int, max_features: int | None) -> None:
         df = Counter(chain.from_iterable(docs))  # iterating a Counter yields its keys: document frequency
@@ -233,7 +316,8 @@ class _Block:
         order = lo if is_word else min(max(lo, 2), hi)
         for counts in docs:
             cols = list(map(get, counts))
-            pairs = [(j, c) for j, c in zip(cols, counts.values()) if j is not None]
+            # sorted by column, as the vectorised path gives them: the same summation order, the same floats
+            pairs = sorted((j, c) for j, c in zip(cols, counts.values()) if j is not None)
             share = 0.0
             if with_stats:
                 smallest = [j for g, j in zip(counts, cols) if (g.count(" ") + 1 if is_word else len(g)) == order]

@@ -9,6 +9,8 @@ memory, read-only after construction.
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import os
 import re
 import tempfile
@@ -89,6 +91,17 @@ def _shared_jieba(user_words: tuple):
         return tk
 
 
+def _check_freq(word, freq) -> int:
+    # jieba takes log(freq): 0 is the only non-positive count it accepts (it deletes the word)
+    if isinstance(freq, bool) or not isinstance(freq, numbers.Real) or not math.isfinite(freq) or freq < 0:
+        raise InputError(
+            f"user word {word!r}: freq must be a whole number >= 0 (or None for jieba's guess), got {freq!r}"
+        )
+    if freq != int(freq):
+        raise InputError(f"user word {word!r}: freq must be a whole number, got {freq!r}: round it")
+    return int(freq)
+
+
 def _normalise_user_words(user_words) -> tuple[tuple[str, int | None, str | None], ...]:
     if user_words is None:
         return ()
@@ -100,7 +113,7 @@ def _normalise_user_words(user_words) -> tuple[tuple[str, int | None, str | None
             word, freq, tag = item, None, None
         elif isinstance(item, (list, tuple)) and 1 <= len(item) <= 3 and isinstance(item[0], str):
             word = item[0]
-            freq = int(item[1]) if len(item) > 1 and item[1] is not None else None
+            freq = _check_freq(word, item[1]) if len(item) > 1 and item[1] is not None else None
             tag = str(item[2]) if len(item) > 2 and item[2] is not None else None
         else:
             raise InputError(f"user_words entries must be str or (word, freq, tag), got {item!r}")
@@ -219,6 +232,25 @@ class JiebaTokenizer:
         if pos < len(text):
             tokens.extend(jb.cut(text[pos:], HMM=self.hmm))
         return tokens
+
+    def tokens_many(self, texts: list[str]) -> list[list[str]]:
+        """``[self(t) for t in texts]``, faster: one jieba pass over the texts joined by newlines.
+
+        jieba never joins words across a newline, so the result is the same; texts that hold a newline or a
+        carriage return themselves take the one-by-one path.
+        """
+        if any("\n" in t or "\r" in t for t in texts):
+            return [self(t) for t in texts]
+        self._ensure()
+        stop = self._stop
+        out: list[list[str]] = [[] for _ in texts]
+        i = 0
+        for t in self.tokenize("\n".join(texts)):
+            if t == "\n":
+                i += 1
+            elif not t.isspace() and t not in stop:
+                out[i].append(t)
+        return out
 
     def __call__(self, text: str) -> list[str]:
         """Tokens for features: white space and stop words removed."""
