@@ -10,6 +10,7 @@ All three are idempotent and never raise on a ``str``.
 
 from __future__ import annotations
 
+import heapq
 import re
 import sys
 import threading
@@ -191,14 +192,26 @@ class MaskedText:
 _D = r"(?<![0-9a-z])"  # nothing alphanumeric right before
 _E = r"(?![0-9a-z])"  # nor right after
 _TRACKING_CONTEXT = re.compile(r"(快递|运单|物流|面单|包裹)[单号码编号:: ]{0,4}$")
-_MASK_PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("url", re.compile(r"(?:https?://|www\.)[0-9a-z\-._~:/?#@!$&'()*+,;=%]+", re.IGNORECASE)),
-    ("email", re.compile(r"[0-9a-z._%+\-]+@[0-9a-z\-]+(?:\.[0-9a-z\-]+)+", re.IGNORECASE)),
+_EMAIL = r"[0-9a-z._%+\-]+@[0-9a-z\-]+(?:\.[0-9a-z\-]+)+"
+_MONEY_BEFORE = r"(?:[¥$]|rmb|人民币) ?\d+(?:\.\d{1,2})?(?:万|千|元|块)?"
+_MONEY_AFTER = r"\d+(?:\.\d{1,2})? ?(?:万元|元|块钱|块|rmb)"
+# kind, pattern, and for a pattern that begins with an unbounded run of characters: the same pattern allowed to
+# begin only where such a run begins, and one character of the run (see _finditer). The other patterns begin
+# with a lookbehind already.
+_Run = tuple[re.Pattern, re.Pattern]
+_MASK_PATTERNS: list[tuple[str, re.Pattern, _Run | None]] = [
+    ("url", re.compile(r"(?:https?://|www\.)[0-9a-z\-._~:/?#@!$&'()*+,;=%]+", re.IGNORECASE), None),
+    (
+        "email",
+        re.compile(_EMAIL, re.IGNORECASE),
+        (re.compile(r"(?<![0-9a-z._%+\-])" + _EMAIL, re.IGNORECASE), re.compile(r"[0-9a-z._%+\-]", re.IGNORECASE)),
+    ),
     (
         "id_card",
         re.compile(_D + r"[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dxX]" + _E),
+        None,
     ),
-    ("bank_card", re.compile(_D + r"(?:[3-6]\d{15,18}|[3-6]\d{3}(?:[ \-]\d{4}){3}(?:[ \-]\d{1,3})?)" + _E)),
+    ("bank_card", re.compile(_D + r"(?:[3-6]\d{15,18}|[3-6]\d{3}(?:[ \-]\d{4}){3}(?:[ \-]\d{1,3})?)" + _E), None),
     (
         "phone",
         re.compile(
@@ -206,17 +219,46 @@ _MASK_PATTERNS: list[tuple[str, re.Pattern]] = [
             r"|(?<![0-9a-z])(?:0\d{2,3}[ \-]?\d{7,8}|[48]00[ \-]?\d{3}[ \-]?\d{4})(?![0-9a-z])",
             re.IGNORECASE,
         ),
+        None,
     ),
-    ("tracking_no", re.compile(_D + r"[a-z]{2,4}\d{9,16}" + _E, re.IGNORECASE)),
-    ("order_no", re.compile(_D + r"(?:[a-z]{1,3}\d{8,}|\d{10,})" + _E, re.IGNORECASE)),
+    ("tracking_no", re.compile(_D + r"[a-z]{2,4}\d{9,16}" + _E, re.IGNORECASE), None),
+    ("order_no", re.compile(_D + r"(?:[a-z]{1,3}\d{8,}|\d{10,})" + _E, re.IGNORECASE), None),
     (
         "money",
-        re.compile(
-            r"(?:[¥$]|rmb|人民币) ?\d+(?:\.\d{1,2})?(?:万|千|元|块)?|\d+(?:\.\d{1,2})? ?(?:万元|元|块钱|块|rmb)",
-            re.IGNORECASE,
-        ),
+        re.compile(_MONEY_BEFORE + "|" + _MONEY_AFTER, re.IGNORECASE),
+        (re.compile(_MONEY_BEFORE + r"|(?<!\d)" + _MONEY_AFTER, re.IGNORECASE), re.compile(r"\d")),
     ),
 ]
+
+
+def _finditer(pattern: re.Pattern, text: str, run: _Run | None):
+    """The matches of ``pattern.finditer(text)``, in linear time when ``pattern`` begins with a character run.
+
+    ``finditer`` tries every start inside a run, and each try rescans the run to its end: quadratic on a long
+    run of digits or dots. A match that could start inside a run could also start where the run starts (it
+    needs the same rest), so leftmost-first search never starts one inside a run, except right where its
+    previous match ended. ``run_start`` (``pattern`` starting only where a run starts) therefore finds the same
+    matches, once such a position is tried with ``pattern`` itself; ``run_char`` matches one run character.
+    """
+    if run is None:
+        yield from pattern.finditer(text)
+        return
+    run_start, run_char = run
+    pos, n = 0, len(text)
+    while pos < n:
+        if pos and run_char.match(text, pos) and run_char.match(text, pos - 1):
+            m = pattern.match(text, pos)
+            if m is not None:
+                yield m
+                pos = m.end()
+                continue
+        for m in run_start.finditer(text, pos):
+            yield m
+            pos = m.end()
+            if pos < n and run_char.match(text, pos) and run_char.match(text, pos - 1):
+                break  # the previous match ended inside a run: the next may start right there
+        else:
+            return
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -259,6 +301,10 @@ def mask(text: str) -> MaskedText:
     MaskedText
         ``text`` with placeholders, and the entities in order of position; ``start``/``end`` index ``text``.
 
+    Notes
+    -----
+    Time is linear in ``len(text)``, also on long runs of digits, dots or ``@``.
+
     Examples
     --------
     >>> m = mask("订单2024061512345678还没发货,电话13812345678")
@@ -270,20 +316,27 @@ def mask(text: str) -> MaskedText:
     text = _check_str(text)
     if not any(c.isdigit() or c in "@." for c in text):
         return MaskedText(text, ())
+    # ``taken`` stays sorted and disjoint. A kind's matches come in order and never overlap each other, so one
+    # forward sweep over ``taken`` per kind finds the overlaps, and a merge keeps it sorted: linear time overall.
     taken: list[tuple[int, int, str, str]] = []
-    for kind, pattern in _MASK_PATTERNS:
-        for m in pattern.finditer(text):
+    for kind, pattern, run in _MASK_PATTERNS:
+        found, i, n_taken = [], 0, len(taken)
+        for m in _finditer(pattern, text, run):
             start, end = m.span()
-            if any(start < t_end and t_start < end for t_start, t_end, _, _ in taken):
-                continue
+            if n_taken:
+                while i < n_taken and taken[i][1] <= start:
+                    i += 1
+                if i < n_taken and taken[i][0] < end:
+                    continue  # overlaps a value of a more specific kind
             if kind == "url":
                 end = start + len(m.group().rstrip(".,;:!?)'"))
             refined = _classify(kind, text[start:end], text, start)
             if refined is not None:
-                taken.append((start, end, refined, text[start:end]))
+                found.append((start, end, refined, text[start:end]))
+        if found:
+            taken = list(heapq.merge(taken, found)) if taken else found
     if not taken:
         return MaskedText(text, ())
-    taken.sort()
     out, pos = [], 0
     for start, end, kind, _ in taken:
         out.append(text[pos:start])
