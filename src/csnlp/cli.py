@@ -661,6 +661,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"csnlp {args.command}: error: input cannot be decoded as {exc.encoding} ({exc.reason} at byte "
                   f"{exc.start}): pass its encoding, e.g. --encoding gbk", file=sys.stderr)
             return 1
+        except UnicodeError as exc:  # e.g. utf-16 without a byte-order mark
+            if args.verbose:
+                logger.exception("failed")
+            print(f"csnlp {args.command}: error: input cannot be decoded ({exc}): pass its exact encoding, e.g. "
+                  "--encoding utf-16-le", file=sys.stderr)
+            return 1
         except (CsnlpError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
             if args.verbose:
                 logger.exception("failed")

@@ -580,6 +580,7 @@ def _check_rebuilt(model) -> None:
     check_params = getattr(model, "_check_params", None)
     if callable(check_params):
         check_params()
+    _check_text_params(model)
     features = vars(model).get("features_")
     if features is None:
         return
@@ -608,6 +609,24 @@ def _check_rebuilt(model) -> None:
         raise ValueError(f"ensemble weights must be >= 0 with a positive sum, got {model.weights_!r}")
 
 
+def _check_text_params(model) -> None:
+    """The parameters that only matter at the first prediction: user words, stop words, n_jobs."""
+    from csnlp.tokenizer import _normalise_user_words
+
+    for part in (model, vars(model).get("features_")):
+        if part is None:
+            continue
+        params = vars(part)
+        if "user_words" in params:
+            _normalise_user_words(params["user_words"])  # InputError names the bad word
+        stop = params.get("stop_words")
+        if stop is not None and (isinstance(stop, str) or not all(isinstance(w, str) for w in stop)):
+            raise ValueError(f"stop_words must be a list of str, got {stop!r}")
+    n_jobs = vars(model).get("n_jobs")
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0):
+        raise ValueError(f"n_jobs must be None or a non-zero int, got {n_jobs!r}")
+
+
 def _n_features(features) -> int:
     """Width of the feature matrix ``features`` produces, after checking its IDF weights and n-gram ranges."""
     for name in ("word_ngram_range", "char_ngram_range"):
@@ -625,6 +644,8 @@ def _n_features(features) -> int:
     n = 0
     for block in features.blocks_:
         _expect_shape(f"{block.name} IDF weights", block.idf, (len(block.vocabulary),))
+        if len(block.idf) and not block.idf.min() > 0:  # smoothed IDF is >= 1; 0 would divide by zero later
+            raise ValueError(f"{block.name} IDF weights must be positive")
         n += len(block.vocabulary)
     return n
 
