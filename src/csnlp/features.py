@@ -112,7 +112,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         if not texts:
             raise InputError("cannot fit on an empty list of texts: pass at least one text per class")
         blocks = self._blocks()
-        grams = {b.name: [Counter(b.analyze(t)) for t in texts] for b in blocks}
+        grams = {b.name: [Counter(b._grams(u)[0]) for u in b.units_many(texts)] for b in blocks}
         for b in blocks:
             b.fit(grams[b.name], self.min_df, self.max_features)
             if not b.vocabulary:
@@ -235,6 +235,12 @@ class _Block:
         # tokens for the word block, the text with runs of spaces collapsed for the character block
         return self.tokenizer(text) if self.name == "word" else _SPACES_RE.sub(" ", text)
 
+    def units_many(self, texts: list[str]) -> list:
+        """:meth:`_units` of many texts (the word block segments them in one jieba pass)."""
+        if self.name == "word":
+            return self.tokenizer.tokens_many(texts)
+        return [self._units(t) for t in texts]
+
     @property
     def _stat_order(self) -> int:
         # words themselves, but character bigrams: nearly every single character is known
@@ -265,10 +271,7 @@ class _Block:
         Python only looks n-grams up in the vocabulary; counting, weighting and normalising are numpy calls.
         """
         get, vocab = self.vocabulary.get, self.vocabulary
-        if self.name == "word":
-            units = self.tokenizer.tokens_many(texts)
-        else:
-            units = [self._units(t) for t in texts]
+        units = self.units_many(texts)
         n = len(texts)
         found: list[int] = []
         lengths = [0] * n
