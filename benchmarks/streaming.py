@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -59,14 +58,17 @@ def peak_memory(tmp: Path, n: int) -> dict:
     idx = [rng.randrange(len(texts)) for _ in range(n)]
     path = tmp / f"gen-{n}.jsonl"
     write_jsonl(path, (texts[i] for i in idx), (labels[i] for i in idx))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # the child reports its own peak: RUSAGE_CHILDREN would also count other children reaped meanwhile
+    # (joblib workers of the in-memory run)
+    code = ("import resource, sys; from csnlp.cli import main; rc = main(sys.argv[1:]); "
+            "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)")
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "csnlp.cli", "train", "--streaming", "--data", str(path),
-                    "--out", str(tmp / f"model-{n}.zip")], check=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-c", code, "train", "--streaming", "--data", str(path),
+                           "--out", str(tmp / f"model-{n}.zip")], check=True, capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak_kb = int(done.stderr.split("PEAK")[-1].split()[0])
     return {"messages": n, "file_mb": round(path.stat().st_size / 1e6, 1), "wall_s": round(seconds, 1),
-            "peak_rss_mb": round(max(peak, before) / 1024, 1), "note": "" if peak > before else "peak of an earlier child"}
+            "peak_rss_mb": round(peak_kb / 1024, 1)}
 
 
 def main(argv=None) -> int:

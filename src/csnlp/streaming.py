@@ -35,6 +35,40 @@ logger = logging.getLogger(__name__)
 
 _HOLDOUT_EVERY = 20  # one text in twenty calibrates the confidence
 _MAX_HOLDOUT = 20000
+_DEFAULT_BUCKETS = 64
+
+
+def _estimate_buckets(path, chunk_size: int) -> int:
+    """About (lines in the file / chunk_size), from the file size and the length of its first lines."""
+    try:
+        size = Path(path).stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 20)
+    except OSError:
+        return _DEFAULT_BUCKETS
+    lines = max(1, head.count(b"\n"))
+    estimate = size / (len(head) / lines) if head else 0
+    return int(min(max(1, -(-estimate // chunk_size)), 4096))
+
+
+def _append_rows(folder: Path, bucket: int, counts: sp.csr_matrix, codes: np.ndarray) -> None:
+    """Append hashed count rows and their label codes to one bucket's raw files."""
+    parts = {"len": np.diff(counts.indptr).astype(np.int32), "idx": counts.indices.astype(np.int32),
+             "val": counts.data.astype(np.float32), "y": codes.astype(np.int32)}
+    for name, values in parts.items():
+        with open(folder / f"bucket-{bucket}.{name}", "ab") as fh:
+            values.tofile(fh)
+
+
+def _read_rows(folder: Path, bucket: int, n_features: int) -> tuple[sp.csr_matrix, np.ndarray] | None:
+    if not (folder / f"bucket-{bucket}.y").exists():
+        return None
+    read = {name: np.fromfile(folder / f"bucket-{bucket}.{name}", dtype=dtype)
+            for name, dtype in (("len", np.int32), ("idx", np.int32), ("val", np.float32), ("y", np.int32))}
+    indptr = np.zeros(len(read["len"]) + 1, dtype=np.int64)
+    np.cumsum(read["len"], out=indptr[1:])
+    X = sp.csr_matrix((read["val"], read["idx"], indptr), shape=(len(read["len"]), n_features))
+    return X, read["y"]
 
 
 class HashedFeatures:
@@ -132,48 +166,59 @@ class StreamingIntentClassifier(ClassifierMixin, BaseEstimator):
             for i in range(0, len(texts), size):
                 yield texts[i : i + size], labels[i : i + size]
 
-        return self.fit_chunks(chunks)
+        return self.fit_chunks(chunks, n_buckets=-(-len(texts) // size))
 
-    def fit_chunks(self, chunks: Callable[[], Iterable[tuple[list[str], list]]]) -> StreamingIntentClassifier:
-        """Fit from ``chunks()``, an iterator of (texts, labels) pairs, read exactly once."""
+    def fit_chunks(self, chunks: Callable[[], Iterable[tuple[list[str], list]]],
+                   n_buckets: int | None = None) -> StreamingIntentClassifier:
+        """Fit from ``chunks()``, an iterator of (texts, labels) pairs, read exactly once.
+
+        Files are often sorted (an export grouped by category): SGD fed in file order would forget the first
+        intents by the end. So the hashed rows are dealt at random into ``n_buckets`` bucket files on disk (an
+        external shuffle), and every training step reads one bucket: a random sample of the whole file. With
+        ``n_buckets`` about (number of texts / chunk_size), as :func:`train_streaming` estimates from the file
+        size, a bucket holds about one chunk, so memory stays bounded. Default 64.
+        """
         self._check_params()
         features = self._new_features()
         df = np.zeros(self.n_features, dtype=np.int64)
-        n_docs, classes = 0, set()
-        hold_counts, hold_labels = [], []
+        n_docs, codes = 0, {}
+        n_buckets = max(1, int(n_buckets or _DEFAULT_BUCKETS))
+        rng = np.random.default_rng(self.random_state)
+        hold_counts, hold_codes = [], []
         with tempfile.TemporaryDirectory(prefix="csnlp-streaming-") as tmp:
-            files = []
-            for k, (texts, labels) in enumerate(chunks()):
+            for texts, labels in chunks():
                 texts = check_texts(texts)
                 labels = check_labels(labels, len(texts))
                 counts = features.counts(preprocess_texts(texts, self.max_length))
                 df += np.bincount(counts.indices, minlength=self.n_features)
-                labels = np.asarray(labels)
-                rows = np.arange(n_docs, n_docs + len(texts))
-                held = rows % _HOLDOUT_EVERY == 0
-                if sum(len(h) for h in hold_labels) < _MAX_HOLDOUT:
+                y = np.fromiter((codes.setdefault(label, len(codes)) for label in labels), dtype=np.int32,
+                                count=len(labels))
+                held = np.arange(n_docs, n_docs + len(texts)) % _HOLDOUT_EVERY == 0
+                if sum(len(h) for h in hold_codes) < _MAX_HOLDOUT:
                     hold_counts.append(counts[held])
-                    hold_labels.append(labels[held])
-                path = Path(tmp) / f"chunk-{k}.npz"
-                sp.save_npz(path, counts[~held])
-                np.save(Path(tmp) / f"labels-{k}.npy", labels[~held], allow_pickle=False)
-                files.append(k)
-                classes.update(labels.tolist())
+                    hold_codes.append(y[held])
+                counts, y = counts[~held], y[~held]
+                bucket = rng.integers(n_buckets, size=len(y))
+                for b in np.unique(bucket):
+                    _append_rows(Path(tmp), int(b), counts[bucket == b], y[bucket == b])
                 n_docs += len(texts)
-                logger.info("hashed chunk %d (%d texts so far)", k + 1, n_docs)
-            if len(classes) < 2:
-                raise InputError(f"need at least 2 different intents to train, got {sorted(classes)}")
+                logger.info("hashed %d texts", n_docs)
+            if len(codes) < 2:
+                raise InputError(f"need at least 2 different intents to train, got {sorted(codes)}")
             features.idf_ = (np.log((1 + n_docs) / (1 + df)) + 1.0).astype(np.float32)
-            self.classes_ = np.array(sorted(classes))
+            by_code = np.asarray(list(codes))  # code -> label
+            self.classes_ = np.array(sorted(codes))
             model = SGDClassifier(loss="hinge", alpha=self.alpha, random_state=self.random_state)
-            rng = np.random.default_rng(self.random_state)
             for epoch in range(self.epochs):
-                for k in rng.permutation(files):
-                    X = features.weigh(sp.load_npz(Path(tmp) / f"chunk-{k}.npz"))
-                    y = np.load(Path(tmp) / f"labels-{k}.npy", allow_pickle=False)
+                for b in rng.permutation(n_buckets):
+                    bucket_rows = _read_rows(Path(tmp), int(b), self.n_features)
+                    if bucket_rows is None:
+                        continue
+                    X, y = bucket_rows
                     order = rng.permutation(len(y))
-                    model.partial_fit(X[order], y[order], classes=self.classes_)
+                    model.partial_fit(features.weigh(X[order]), by_code[y[order]], classes=self.classes_)
                 logger.info("epoch %d/%d done", epoch + 1, self.epochs)
+        hold_labels = [by_code[h] for h in hold_codes]
         self.features_ = features
         coef = np.asarray(model.coef_, dtype=np.float32)
         intercept = np.asarray(model.intercept_, dtype=np.float64)
@@ -304,7 +349,7 @@ def train_streaming(path, *, config: dict | None = None, seed: int | None = None
         if texts:
             yield texts, labels
 
-    clf.fit_chunks(chunks)
+    clf.fit_chunks(chunks, n_buckets=_estimate_buckets(path, clf.chunk_size))
     clf.bundle_metadata_ = {
         "training_data_sha256": digest.hexdigest(),
         "training": {"n_texts": clf.n_texts_, "source": Path(path).name, "streaming": True,
