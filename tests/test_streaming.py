@@ -66,3 +66,25 @@ def test_bad_parameters_and_input(intent_texts, intent_labels):
         StreamingIntentClassifier().fit("我要退货", ["x"])
     with pytest.raises(csnlp.NotFittedError, match="not fitted"):
         StreamingIntentClassifier().predict(["a"])
+
+
+def test_a_file_sorted_by_intent_trains_like_a_shuffled_one(tmp_path):
+    """Exports are often grouped by category. SGD over chunks of a few intents each forgets all but the last
+    ones (0.87 against 0.94 here before the external shuffle); the order of the file must not matter."""
+    from importlib import resources
+
+    def read(name):
+        data = resources.files("csnlp._data").joinpath("intents", name).read_text(encoding="utf-8")
+        return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+    train, test = read("train.jsonl"), read("test.jsonl")
+    texts, labels = [r["text"] for r in test], np.array([r["label"] for r in test])
+    accuracy = {}
+    for name, rows in (("sorted", sorted(train, key=lambda r: r["label"])),
+                       ("shuffled", [train[i] for i in np.random.default_rng(0).permutation(len(train))])):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps({"text": r["text"], "label": r["label"]}, ensure_ascii=False) + "\n"
+                                for r in rows), encoding="utf-8")
+        model = train_streaming(path, config={"n_features": 2**18}, chunk_size=800)  # 4 chunks
+        accuracy[name] = float(np.mean(model.predict(texts) == labels))
+    assert accuracy["sorted"] >= accuracy["shuffled"] - 0.02, accuracy
