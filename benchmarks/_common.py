@@ -88,9 +88,12 @@ class FastTextJieba:
 
         self.tk = jieba.Tokenizer()
         fd, path = tempfile.mkstemp(suffix=".txt")
+        # fastText reads its file in order and does not shuffle: a file sorted by label (online_shopping's is)
+        # would leave it with the last labels mostly, so the lines are shuffled first (seeded)
+        order = np.random.default_rng(0).permutation(len(texts))
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for text, label in zip(texts, labels):
-                fh.write(f"__label__{label} {' '.join(self._tokens(text))}\n")
+            for i in order:
+                fh.write(f"__label__{labels[i]} {' '.join(self._tokens(texts[i]))}\n")
         try:
             self.model = fasttext.train_supervised(path, wordNgrams=2, epoch=25, lr=0.5, verbose=0, thread=1, seed=0)
         finally:

@@ -8,7 +8,8 @@ prediction after it (which loads jieba's dictionary from its cache), and the siz
 Throughput is measured on the distinct texts of the test and train splits (up to --n), so that no system
 profits from repeated messages (csnlp featurises repeated texts of a batch once). Single-core: one batch
 call per system (csnlp ``predict``; the references score text by text, as their APIs do). 2-core: the same
-messages split in two halves scored by two forked worker processes, the same way for every system.
+messages split in two halves scored by two forked worker processes, the same way for every system. Both
+are the best of three runs.
 Latency: the test messages one call each.
 
 Usage: python benchmarks/compare.py [--datasets smp2017_ecdt_task1 online_shopping_10_cats] [--n 20000]
@@ -90,6 +91,13 @@ class Logistic(JiebaTfidfLogistic):
 
 
 _WORKER_SYSTEM = None
+REPEATS = 3
+
+
+def _one_core(system, texts) -> float:
+    start = time.perf_counter()
+    system.predict(texts)
+    return len(texts) / (time.perf_counter() - start)
 
 
 def _score_half(texts):
@@ -129,10 +137,9 @@ def measure(system, train, test, throughput_texts) -> dict:
     out["accuracy"] = accuracy_score(test[1], pred)
     out["macro_f1"] = f1_score(test[1], pred, average="macro")
     system.predict(throughput_texts[:200])  # warm
-    start = time.perf_counter()
-    system.predict(throughput_texts)
-    out["msgs_s_1core"] = len(throughput_texts) / (time.perf_counter() - start)
-    out["msgs_s_2core"] = two_cores(system, throughput_texts)
+    # best of three: this virtual machine's speed varies by tens of percent from one run to the next
+    out["msgs_s_1core"] = max(_one_core(system, throughput_texts) for _ in range(REPEATS))
+    out["msgs_s_2core"] = max(two_cores(system, throughput_texts) for _ in range(REPEATS))
     lat = []
     for text in test[0]:
         t = time.perf_counter()
