@@ -58,10 +58,11 @@ def peak_memory(tmp: Path, n: int) -> dict:
     idx = [rng.randrange(len(texts)) for _ in range(n)]
     path = tmp / f"gen-{n}.jsonl"
     write_jsonl(path, (texts[i] for i in idx), (labels[i] for i in idx))
-    # the child reports its own peak: RUSAGE_CHILDREN would also count other children reaped meanwhile
-    # (joblib workers of the in-memory run)
-    code = ("import resource, sys; from csnlp.cli import main; rc = main(sys.argv[1:]); "
-            "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)")
+    # the child reports its own peak (VmHWM): ru_maxrss survives fork and exec on Linux, so a child of this
+    # process would report the peak of the in-memory training above
+    code = ("import sys; from csnlp.cli import main; rc = main(sys.argv[1:]); "
+            "print('PEAK', open('/proc/self/status').read().split('VmHWM:')[1].split()[0], file=sys.stderr); "
+            "sys.exit(rc)")
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code, "train", "--streaming", "--data", str(path),
                            "--out", str(tmp / f"model-{n}.zip")], check=True, capture_output=True, text=True)
