@@ -6,7 +6,8 @@
 - Every ```bash block whose first line starts with ``csnlp `` runs through the installed console script, in
   the same directory and in page order with the page's Python blocks. Before a page runs, the test writes
   the small files the pages mention (see ``_write_inputs``); pages create the rest themselves.
-- The README's ```python blocks run the same way, and .ci/run must contain the README's test command.
+- The README's ```python blocks run the same way, its csnlp command blocks run from a directory linking data/, and
+  .ci/run must contain the README's test command.
 - ``doctest`` over every public module of csnlp (ELLIPSIS | NORMALIZE_WHITESPACE).
 - docs/cli.md is what docs/gen_cli.py generates from the current parser.
 
@@ -157,7 +158,7 @@ def run_page(path: Path, cwd: Path) -> int:
 def test_docs_exist():
     names = {p.name for p in doc_pages()}
     for required in ("concepts.md", "guide_service.md", "guide_retrain.md", "guide_spark.md", "cli.md",
-                     "glossary.md", "README_PROPOSED.md"):
+                     "glossary.md"):
         assert required in names, f"docs/{required} is missing"
 
 
@@ -232,7 +233,7 @@ def _anchors(path: Path) -> set[str]:
     return set(headings)
 
 
-@pytest.mark.parametrize("page", [p for p in doc_pages() if p.name != "README_PROPOSED.md"], ids=lambda p: p.name)
+@pytest.mark.parametrize("page", [*doc_pages(), README], ids=lambda p: p.name)
 def test_doc_links_resolve(page):
     text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
     text = re.sub(r"`[^`\n]*`", "", text)  # inline code such as `[北京](city)` is not a link
@@ -275,13 +276,22 @@ def test_ci_runs_the_readme_test_command():
         )
 
 
-def test_proposed_readme_keeps_the_two_setup_commands():
-    def setup_commands(path: Path) -> list[str]:
-        return [code for lang, _, code in code_blocks(path) if lang == "bash" and code.startswith("python3 -m venv")]
+def test_readme_has_the_two_setup_commands():
+    setup = [code for lang, _, code in code_blocks(README) if lang == "bash" and code.startswith("python3 -m venv")]
+    assert len(setup) == 2, "README.md should have its two set-up commands (main job; tests)"
+    assert setup[0].rstrip().endswith("pip install . && csnlp demo"), setup[0]
 
-    current = setup_commands(README)
-    assert len(current) == 2, "README.md should have its two set-up commands"
-    assert setup_commands(DOCS / "README_PROPOSED.md") == current, "CI depends on these two commands verbatim"
+
+def test_readme_commands_run(tmp_path, monkeypatch):
+    """The README's tour runs as written from a clone: the same relative paths, in an empty directory that
+    holds only a link to the repository's data/."""
+    blocks = [(line, code) for line, code in _readme_blocks("bash") if code.lstrip().startswith("csnlp ")]
+    assert blocks, "README.md has no csnlp command block"
+    (tmp_path / "data").symlink_to(REPO / "data", target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    for line, code in blocks:
+        run_cli(code, README, line, tmp_path)
+    assert (tmp_path / "report" / "report.html").is_file()
 
 
 # -- docstring examples ----------------------------------------------------------------------------------------
