@@ -256,3 +256,25 @@ def test_equivalent_spellings_get_the_same_prediction(fitted_clf, text):
     np.testing.assert_allclose(
         fitted_clf.predict_proba([text]), fitted_clf.predict_proba([normalize(text)]), rtol=0, atol=1e-12
     )
+
+
+def _reference_grams(units, word: bool, lo: int, hi: int) -> list[str]:
+    grams = list(units) if lo == 1 else []
+    for n in range(max(lo, 2), hi + 1):
+        if word:
+            grams.extend(" ".join(units[i : i + n]) for i in range(len(units) - n + 1))
+        else:
+            grams.extend(units[i : i + n] for i in range(len(units) - n + 1))
+    return grams
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=12), st.lists(st.text(min_size=1, max_size=3), max_size=8), st.integers(1, 4),
+       st.integers(0, 3))
+def test_ngrams_are_every_contiguous_run(text, tokens, lo, extra):
+    """The fast n-gram builder (C-level map calls) gives exactly the n-grams of the plain definition."""
+    from csnlp.features import _Block
+
+    hi = lo + extra
+    assert _Block("char", (lo, hi))._grams(text)[0] == _reference_grams(text, False, lo, hi)
+    assert _Block("word", (lo, hi))._grams(tokens)[0] == _reference_grams(tokens, True, lo, hi)

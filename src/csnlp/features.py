@@ -254,13 +254,18 @@ class _Block:
         order = self._stat_order
         grams = list(units) if lo == 1 else []
         start, stop = 0, len(grams)
-        for n in range(max(lo, 2), hi + 1):
+        previous = units  # the (n-1)-grams by start position; built up with C-level map calls, no slicing loop
+        for n in range(2, hi + 1):
+            if self.name == "word":
+                current = list(map(" ".join, zip(*(units[k:] for k in range(n)))))
+            else:
+                current = list(map(operator.add, previous[: len(previous) - 1], units[n - 1 :]))
+            previous = current
+            if n < lo:
+                continue
             if n == order:
                 start = len(grams)
-            if self.name == "word":
-                grams.extend(" ".join(units[i : i + n]) for i in range(len(units) - n + 1))
-            else:
-                grams.extend(units[i : i + n] for i in range(len(units) - n + 1))
+            grams.extend(current)
             if n == order:
                 stop = len(grams)
         return grams, start, stop
