@@ -219,3 +219,8 @@ def test_preprocess_spans_index_the_normalised_text():
 def test_public_api_exports():
     for name in ("normalize", "mask", "preprocess", "InputError"):
         assert name in csnlp.__all__
+
+
+def test_url_without_dot_or_digit_is_masked():
+    # the cheap pre-check before the patterns must not skip a URL that has no digit and no dot
+    assert mask("看这里http://shop/xyz").text == "看这里<URL>"

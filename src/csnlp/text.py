@@ -151,9 +151,12 @@ def normalize(text: str) -> str:
     # Two passes reach a fixed point: NFKC, OpenCC and lower() can each expose input for another.
     for _ in range(2):
         previous = text
-        text = _INVISIBLE_RE.sub("", text)
+        # (cheap C-level checks first: most chat text has nothing invisible and is already NFKC)
+        if not text.isprintable():  # printable means no Cc, Cf or Cs character at all
+            text = _INVISIBLE_RE.sub("", text)
         text = _drop_stray_zwj(text)
-        text = unicodedata.normalize("NFKC", text)
+        if not unicodedata.is_normalized("NFKC", text):
+            text = unicodedata.normalize("NFKC", text)
         if not text.isascii():
             text = _t2s(text)
         text = _lower_outside_placeholders(text)
@@ -229,6 +232,9 @@ _MASK_PATTERNS: list[tuple[str, re.Pattern, _Run | None]] = [
         (re.compile(_MONEY_BEFORE + r"|(?<!\d)" + _MONEY_AFTER, re.IGNORECASE), re.compile(r"\d")),
     ),
 ]
+
+
+_ENTITY_HINT_RE = re.compile(r"[\d@]|https?://|www\.", re.IGNORECASE)
 
 
 def _finditer(pattern: re.Pattern, text: str, run: _Run | None):
@@ -314,7 +320,7 @@ def mask(text: str) -> MaskedText:
     ['order_no', 'phone']
     """
     text = _check_str(text)
-    if not any(c.isdigit() or c in "@." for c in text):
+    if not _ENTITY_HINT_RE.search(text):  # every pattern needs a digit, an '@' or a URL start
         return MaskedText(text, ())
     # ``taken`` stays sorted and disjoint. A kind's matches come in order and never overlap each other, so one
     # forward sweep over ``taken`` per kind finds the overlaps, and a merge keeps it sorted: linear time overall.
