@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -27,16 +26,6 @@ import tempfile
 import time
 from importlib import resources
 from pathlib import Path
-
-TIME_BIN = "/usr/bin/time"
-# a wrapper that runs one child and reports that child's peak RSS (ru_maxrss of RUSAGE_CHILDREN is in kB on Linux)
-WRAPPER = r"""
-import resource, subprocess, sys
-with open(sys.argv[1], "wb") as out, open(sys.argv[2], "wb") as err:
-    rc = subprocess.call(sys.argv[3:], stdout=out, stderr=err)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-sys.exit(rc)
-"""
 
 
 def machine() -> str:
@@ -82,20 +71,24 @@ def command_line(command: str, source: Path, model: str | None, workdir: Path, n
 
 
 def run_measured(argv: list[str], stdout: Path, stderr: Path) -> tuple[int, float, float, str]:
-    """(exit code, wall seconds, peak RSS in MB, how it was measured) of ``argv`` in a fresh process."""
+    """(exit code, wall seconds, peak RSS in MB, how it was measured) of ``argv`` in a fresh process.
+
+    The peak is the child's own VmHWM, read from /proc while it runs: ru_maxrss (and so ``/usr/bin/time``)
+    carries a parent's peak across fork and exec on Linux, which would blur the comparison between sizes.
+    """
     start = time.perf_counter()
-    if shutil.which(TIME_BIN) or os.path.exists(TIME_BIN):
-        with open(stdout, "wb") as out, open(stderr, "wb") as err:
-            rc = subprocess.call([TIME_BIN, "-v", *argv], stdout=out, stderr=err)
-        wall = time.perf_counter() - start
-        text = stderr.read_text(encoding="utf-8", errors="replace")
-        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
-        if m:
-            return rc, wall, int(m.group(1)) / 1024, "/usr/bin/time -v"
-    done = subprocess.run([sys.executable, "-c", WRAPPER, str(stdout), str(stderr), *argv], capture_output=True,
-                          text=True)
+    peak_kb = 0
+    with open(stdout, "wb") as out, open(stderr, "wb") as err:
+        child = subprocess.Popen(argv, stdout=out, stderr=err)
+        status = Path(f"/proc/{child.pid}/status")
+        while child.poll() is None:
+            try:
+                peak_kb = max(peak_kb, int(status.read_text().split("VmHWM:")[1].split()[0]))
+            except (OSError, IndexError, ValueError):
+                pass
+            time.sleep(0.2)
     wall = time.perf_counter() - start
-    return done.returncode, wall, int(done.stdout.strip().splitlines()[-1]) / 1024, "getrusage(RUSAGE_CHILDREN)"
+    return child.returncode, wall, peak_kb / 1024, "VmHWM of the child (/proc), polled every 0.2 s"
 
 
 def check_output(command: str, stdout: Path, n: int) -> tuple[bool, str]:
