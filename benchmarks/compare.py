@@ -9,7 +9,7 @@ Throughput is measured on the distinct texts of the test and train splits (up to
 profits from repeated messages (csnlp featurises repeated texts of a batch once). Single-core: one batch
 call per system (csnlp ``predict``; the references score text by text, as their APIs do). 2-core: the same
 messages split in two halves scored by two forked worker processes, the same way for every system. Both
-are the best of three runs.
+are the best of five rounds, each round timing every system in turn.
 Latency: the test messages one call each.
 
 Usage: python benchmarks/compare.py [--datasets smp2017_ecdt_task1 online_shopping_10_cats] [--n 20000]
@@ -91,7 +91,7 @@ class Logistic(JiebaTfidfLogistic):
 
 
 _WORKER_SYSTEM = None
-REPEATS = 3
+REPEATS = 5
 
 
 def _one_core(system, texts) -> float:
@@ -129,28 +129,38 @@ def load_seconds(kind: str, path: Path) -> tuple[float, float]:
     return min(runs[1:])
 
 
-def measure(system, train, test, throughput_texts) -> dict:
-    start = time.perf_counter()
-    system.fit(*train)
-    out = {"system": system.name, "train_s": time.perf_counter() - start}
-    pred = system.predict(test[0])
-    out["accuracy"] = accuracy_score(test[1], pred)
-    out["macro_f1"] = f1_score(test[1], pred, average="macro")
-    system.predict(throughput_texts[:200])  # warm
-    # best of three: this virtual machine's speed varies by tens of percent from one run to the next
-    out["msgs_s_1core"] = max(_one_core(system, throughput_texts) for _ in range(REPEATS))
-    out["msgs_s_2core"] = max(two_cores(system, throughput_texts) for _ in range(REPEATS))
-    lat = []
-    for text in test[0]:
-        t = time.perf_counter()
-        system.predict_one(text)
-        lat.append(time.perf_counter() - t)
-    out["p50_ms"], out["p99_ms"] = (float(np.percentile(lat, q)) * 1000 for q in (50, 99))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = system.save(Path(tmp))
-        out["model_mb"] = path.stat().st_size / 1e6
-        out["load_s"], out["first_predict_s"] = load_seconds(system.kind, path)
-    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
+def measure(systems, train, test, throughput_texts) -> list[dict]:
+    """All figures of all systems on one dataset. Throughput is measured in rounds that take every system in
+    turn, best of REPEATS rounds: this virtual machine has slow spells that last minutes, and measuring the
+    systems one after the other would hand a slow spell to one of them only."""
+    rows = []
+    for system in systems:
+        start = time.perf_counter()
+        system.fit(*train)
+        row = {"system": system.name, "train_s": time.perf_counter() - start}
+        pred = system.predict(test[0])
+        row["accuracy"] = accuracy_score(test[1], pred)
+        row["macro_f1"] = f1_score(test[1], pred, average="macro")
+        system.predict(throughput_texts[:200])  # warm
+        row["msgs_s_1core"] = row["msgs_s_2core"] = 0.0
+        rows.append(row)
+    for _ in range(REPEATS):
+        for system, row in zip(systems, rows):
+            row["msgs_s_1core"] = max(row["msgs_s_1core"], _one_core(system, throughput_texts))
+        for system, row in zip(systems, rows):
+            row["msgs_s_2core"] = max(row["msgs_s_2core"], two_cores(system, throughput_texts))
+    for system, row in zip(systems, rows):
+        lat = []
+        for text in test[0]:
+            t = time.perf_counter()
+            system.predict_one(text)
+            lat.append(time.perf_counter() - t)
+        row["p50_ms"], row["p99_ms"] = (float(np.percentile(lat, q)) * 1000 for q in (50, 99))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = system.save(Path(tmp))
+            row["model_mb"] = path.stat().st_size / 1e6
+            row["load_s"], row["first_predict_s"] = load_seconds(system.kind, path)
+    return [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()} for row in rows]
 
 
 def main(argv=None) -> int:
@@ -166,8 +176,8 @@ def main(argv=None) -> int:
     for name in args.datasets:
         train, test = read_split(name, "train"), read_split(name, "test")
         texts = list(dict.fromkeys(test[0] + train[0]))[: args.n]
-        for make in systems:
-            row = {"dataset": name, "n_throughput": len(texts), **measure(make(), train, test, texts)}
+        for row in measure([make() for make in systems], train, test, texts):
+            row = {"dataset": name, "n_throughput": len(texts), **row}
             print(json.dumps(row, ensure_ascii=False), flush=True)
             rows.append(row)
     print(f"\nmachine: {machine()}\n")
