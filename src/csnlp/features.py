@@ -28,6 +28,10 @@ __all__ = ["TextFeatures", "preprocess_texts"]
 
 logger = logging.getLogger(__name__)
 
+#: The TextFeatures parameters that IntentClassifier and FeedbackTagger take and pass through.
+FEATURE_PARAMS = ("word_ngram_range", "char_ngram_range", "min_df", "max_features", "sublinear_tf", "user_words",
+                  "stop_words", "hmm", "max_length")
+
 
 def preprocess_texts(texts: list[str], max_length: int | None = None) -> list[str]:
     """Normalise and mask each text (see :func:`csnlp.text.preprocess`), cut to ``max_length`` characters."""

@@ -23,23 +23,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from csnlp._validation import MAX_TEXT_LENGTH, check_labels, check_texts
 from csnlp.exceptions import InputError, NotFittedError
-from csnlp.features import TextFeatures, preprocess_texts
+from csnlp.features import FEATURE_PARAMS, TextFeatures, preprocess_texts
 
 __all__ = ["IntentClassifier", "Prediction"]
 
 logger = logging.getLogger(__name__)
-
-_FEATURE_PARAMS = (
-    "word_ngram_range",
-    "char_ngram_range",
-    "min_df",
-    "max_features",
-    "sublinear_tf",
-    "user_words",
-    "stop_words",
-    "hmm",
-    "max_length",
-)
 
 
 @dataclass(frozen=True)
@@ -204,7 +192,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise InputError(f"need at least 2 different intents to train, got only {list(classes)}")
         pre = preprocess_texts(texts, self.max_length)
-        feature_params = {k: getattr(self, k) for k in _FEATURE_PARAMS}
+        feature_params = {k: getattr(self, k) for k in FEATURE_PARAMS}
         if feature_params["min_df"] is None:
             feature_params["min_df"] = 1 if len(texts) <= self.ensemble_max_samples else 2
         features = TextFeatures(**feature_params, preprocessed=True)
@@ -397,7 +385,7 @@ class IntentClassifier(ClassifierMixin, BaseEstimator):
     def _from_state(cls, params: dict, state: dict, arrays: dict[str, np.ndarray]) -> IntentClassifier:
         self = cls(**params)
         self.features_ = TextFeatures._from_state(
-            {k: params[k] for k in _FEATURE_PARAMS} | {"preprocessed": True}, state["vocabulary"], arrays
+            {k: params[k] for k in FEATURE_PARAMS} | {"preprocessed": True}, state["vocabulary"], arrays
         )
         self.classes_ = np.asarray(state["classes"])
         self.temperatures_ = [float(t) for t in state["temperatures"]]

@@ -43,7 +43,7 @@ from csnlp._validation import MAX_TEXT_LENGTH, check_texts
 from csnlp.datasets import Dataset, detect_encoding, load_dataset
 from csnlp.evaluation import evaluate_tags
 from csnlp.exceptions import InputError, NotFittedError
-from csnlp.features import TextFeatures, preprocess_texts
+from csnlp.features import FEATURE_PARAMS, TextFeatures, preprocess_texts
 from csnlp.intent import IntentClassifier
 from csnlp.persistence import component_from_state, component_state
 from csnlp.text import mask, normalize
@@ -76,17 +76,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_FEATURE_PARAMS = (
-    "word_ngram_range",
-    "char_ngram_range",
-    "min_df",
-    "max_features",
-    "sublinear_tf",
-    "user_words",
-    "stop_words",
-    "hmm",
-    "max_length",
-)
 
 #: Severity levels, mildest first.
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
@@ -692,7 +681,7 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
 
         start = time.perf_counter()
         pre = preprocess_texts(texts, self.max_length)
-        features = TextFeatures(**{k: getattr(self, k) for k in _FEATURE_PARAMS}, preprocessed=True)
+        features = TextFeatures(**{k: getattr(self, k) for k in FEATURE_PARAMS}, preprocessed=True)
         A = features.fit_transform(pre)
         coef, intercept = self._fit_all(A, Ymat)
         thresholds, fill_empty = self._tune_thresholds(pre, Ymat)
@@ -700,7 +689,7 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         sentiment_model = None
         if sentiments is not None:
             sentiment_model = sentiment_classifier(
-                random_state=self.random_state, **{k: getattr(self, k) for k in _FEATURE_PARAMS}
+                random_state=self.random_state, **{k: getattr(self, k) for k in FEATURE_PARAMS}
             ).fit(texts, sentiments)
 
         self.classes_ = classes
@@ -732,7 +721,7 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
         oof = np.zeros(Ymat.shape)
         splitter = KFold(n_splits=folds, shuffle=True, random_state=self.random_state)
         for train, test in splitter.split(pre):
-            features = TextFeatures(**{k: getattr(self, k) for k in _FEATURE_PARAMS}, preprocessed=True)
+            features = TextFeatures(**{k: getattr(self, k) for k in FEATURE_PARAMS}, preprocessed=True)
             A_train = features.fit_transform([pre[i] for i in train])
             A_test = features.transform([pre[i] for i in test])
             coef, intercept = self._fit_all(A_train, Ymat[train])
@@ -987,7 +976,7 @@ class FeedbackTagger(ClassifierMixin, BaseEstimator):
     def _from_state(cls, params: dict, state: dict, arrays: dict[str, np.ndarray]) -> FeedbackTagger:
         self = cls(**params)
         self.features_ = TextFeatures._from_state(
-            {k: params[k] for k in _FEATURE_PARAMS} | {"preprocessed": True}, state["vocabulary"], arrays
+            {k: params[k] for k in FEATURE_PARAMS} | {"preprocessed": True}, state["vocabulary"], arrays
         )
         self.classes_ = np.asarray(state["classes"], dtype=str)
         self.feature_names_ = self.features_.get_feature_names_out()
