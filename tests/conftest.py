@@ -123,6 +123,14 @@ CORPUS: dict[str, list[str]] = {
 }
 
 #: Messages not in the training data, with the intent a person would give them (2 per intent).
+#: A small multi-label feedback corpus (one label each) for tagger fixtures.
+FEEDBACK = {
+    "logistics": ["快递太慢了,等了一个星期", "物流信息三天没更新", "包裹扔在门口没人管", "配送太慢,说好次日达", "快递一直不派送"],
+    "product_defect": ["屏幕有坏点", "开机就黑屏", "充电器用两天就坏了", "耳机一边没声音", "电池鼓包了"],
+    "after_sales": ["退款申请一直没人处理", "退货寄回去十天了还没退款", "申请换货被拒绝了", "退款被驳回", "售后电话打不通"],
+    "praise": ["质量很好,非常满意", "客服态度很好,谢谢", "包装精美,很喜欢", "性价比很高,会回购", "东西不错,好评"],
+}
+
 HELDOUT: list[tuple[str, str]] = [
     ("这个能退货吗", "return_goods"),
     ("衣服不合适我想退货", "return_goods"),

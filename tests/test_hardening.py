@@ -38,13 +38,9 @@ from csnlp.kb import KnowledgeBase
 from csnlp.policy import Policy
 from csnlp.tag import FeedbackTagger
 
+from conftest import FEEDBACK
+
 # -- shared pieces ---------------------------------------------------------------------------------------------------
-FEEDBACK = {
-    "logistics": ["快递太慢了,等了一个星期", "物流信息三天没更新", "包裹扔在门口没人管", "配送太慢,说好次日达", "快递一直不派送"],
-    "product_defect": ["屏幕有坏点", "开机就黑屏", "充电器用两天就坏了", "耳机一边没声音", "电池鼓包了"],
-    "after_sales": ["退款申请一直没人处理", "退货寄回去十天了还没退款", "申请换货被拒绝了", "退款被驳回", "售后电话打不通"],
-    "praise": ["质量很好,非常满意", "客服态度很好,谢谢", "包装精美,很喜欢", "性价比很高,会回购", "东西不错,好评"],
-}
 REPLIES = {
     "return_goods": {"reply": "亲，退货请在「我的订单」申请[，订单{order_no}]。", "sms": "退货请在我的订单申请"},
     "refund": {"reply": "退款1-3个工作日原路退回。", "sms": "退款1-3个工作日到账"},
