@@ -146,9 +146,10 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             # real traffic repeats itself (你好, 在吗, 转人工): featurise each distinct text once
             where = {t: i for i, t in enumerate(distinct)}
             index = np.fromiter((where[t] for t in texts), dtype=np.int64, count=len(texts))
-            X_, stats = self._transform(list(distinct), return_stats=True)
-            X_ = X_[index]
-            return (X_, stats[index]) if return_stats else X_
+            if return_stats:
+                X_, stats = self._transform(list(distinct), return_stats=True)
+                return X_[index], stats[index]
+            return self._transform(list(distinct))[index]
         n = len(texts)
         stats = np.zeros((n, len(self.blocks_)))
         rows, cols, values, offset = [], [], [], 0
@@ -258,7 +259,7 @@ class _Block:
         order = self._stat_order
         grams = list(units) if lo == 1 else []
         start, stop = 0, len(grams)
-        previous = units  # the (n-1)-grams by start position; built up with C-level map calls, no slicing loop
+        previous = units  # character (n-1)-grams by start position: n-grams are built with C-level map calls
         for n in range(2, hi + 1):
             if self.name == "word":
                 current = list(map(" ".join, zip(*(units[k:] for k in range(n)))))
@@ -322,10 +323,8 @@ class _Block:
         """Per document (n-gram counts): (column indices + offset, L2-normalised TF-IDF weights, known share)."""
         # Plain Python floats: a message has tens of n-grams, too few for numpy to pay off per row.
         get, idf = self.vocabulary.get, self.idf_list
-        lo, hi = self.ngram_range
         is_word, log, sqrt = self.name == "word", math.log, math.sqrt
-        # words themselves, but character bigrams: nearly every single character is known
-        order = lo if is_word else min(max(lo, 2), hi)
+        order = self._stat_order
         for counts in docs:
             cols = list(map(get, counts))
             # sorted by column, as the vectorised path gives them: the same summation order, the same floats
